@@ -1,0 +1,54 @@
+package org.llmattrib.llama;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Keys and values (after RoPE, before the grouped-query repeat) of every position seen so far, per
+ * layer, with which of those positions are real tokens (not padding).
+ */
+public final class KvCache {
+    final NDArray[] keys;
+    final NDArray[] values;
+    /** [B, S] boolean: which cached positions are tokens. */
+    NDArray keyMask;
+    /** [B, 1] int64: tokens seen so far per row, i.e. the RoPE position of the next token. */
+    NDArray tokensSeen;
+
+    KvCache(int layers) {
+        keys = new NDArray[layers];
+        values = new NDArray[layers];
+    }
+
+    public long length() {
+        return keyMask == null ? 0 : keyMask.getShape().get(1);
+    }
+
+    public long batchSize() {
+        return keyMask.getShape().get(0);
+    }
+
+    /** This cache (of batch 1) repeated to {@code rows} rows, e.g. a shared prompt prefix for a batch. */
+    public KvCache repeatRows(long rows) {
+        if (batchSize() != 1) {
+            throw new IllegalStateException("only a batch-1 cache can be repeated, this one has " + batchSize());
+        }
+        KvCache c = new KvCache(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            c.keys[i] = keys[i].repeat(0, rows);
+            c.values[i] = values[i].repeat(0, rows);
+        }
+        c.keyMask = keyMask.repeat(0, rows);
+        c.tokensSeen = tokensSeen.repeat(0, rows);
+        return c;
+    }
+
+    /** Moves the cached arrays to {@code manager}, so that a step's scratch manager can be closed. */
+    public void attach(ai.djl.ndarray.NDManager manager) {
+        for (int i = 0; i < keys.length; i++) {
+            keys[i].attach(manager);
+            values[i].attach(manager);
+        }
+        keyMask.attach(manager);
+        tokensSeen.attach(manager);
+    }
+}

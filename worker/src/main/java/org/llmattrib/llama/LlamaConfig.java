@@ -1,0 +1,145 @@
+package org.llmattrib.llama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The fields of a Hugging Face {@code config.json} that a Llama forward needs. */
+public record LlamaConfig(
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int numLayers,
+        int numHeads,
+        int numKvHeads,
+        int headDim,
+        double rmsNormEps,
+        double ropeTheta,
+        RopeScaling ropeScaling,
+        boolean tieWordEmbeddings,
+        int bosTokenId,
+        List<Integer> eosTokenIds) {
+
+    /** Llama 3 frequency-dependent RoPE scaling ({@code rope_type: llama3}). */
+    public record RopeScaling(
+            double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
+
+    public LlamaConfig {
+        if (numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException("config.json: num_attention_heads (" + numHeads
+                    + ") is not a multiple of num_key_value_heads (" + numKvHeads + ")");
+        }
+        eosTokenIds = List.copyOf(eosTokenIds);
+    }
+
+    public int kvGroups() {
+        return numHeads / numKvHeads;
+    }
+
+    public static LlamaConfig read(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException("missing " + file);
+        }
+        try {
+            return parse(new ObjectMapper().readTree(file.toFile()), file);
+        } catch (IOException e) {
+            throw new ModelLoadException(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    static LlamaConfig parse(JsonNode c, Path file) {
+        String type = c.path("model_type").asText("");
+        if (!type.equals("llama")) {
+            throw new ModelLoadException(file + ": model_type '" + type
+                    + "' is not supported; only 'llama' (LlamaForCausalLM) is");
+        }
+        String act = c.path("hidden_act").asText("silu");
+        if (!act.equals("silu")) {
+            throw new ModelLoadException(file + ": hidden_act '" + act + "' is not supported; Llama uses 'silu'");
+        }
+        if (c.path("attention_bias").asBoolean(false) || c.path("mlp_bias").asBoolean(false)) {
+            throw new ModelLoadException(file + ": attention_bias / mlp_bias are not supported");
+        }
+        int hidden = required(c, "hidden_size", file);
+        int heads = required(c, "num_attention_heads", file);
+        RopeScaling scaling = null;
+        JsonNode rs = c.path("rope_scaling");
+        if (rs.isObject()) {
+            String ropeType = rs.has("rope_type") ? rs.path("rope_type").asText() : rs.path("type").asText();
+            if (ropeType.equals("llama3")) {
+                scaling = new RopeScaling(rs.path("factor").asDouble(), rs.path("low_freq_factor").asDouble(),
+                        rs.path("high_freq_factor").asDouble(), rs.path("original_max_position_embeddings").asInt());
+            } else if (!ropeType.equals("default")) {
+                throw new ModelLoadException(file + ": rope_scaling type '" + ropeType
+                        + "' is not supported; use 'llama3' or none");
+            }
+        }
+        List<Integer> eos = new ArrayList<>();
+        JsonNode e = c.path("eos_token_id");
+        if (e.isArray()) {
+            e.forEach(n -> eos.add(n.asInt()));
+        } else if (e.isInt()) {
+            eos.add(e.asInt());
+        }
+        return new LlamaConfig(
+                required(c, "vocab_size", file),
+                hidden,
+                required(c, "intermediate_size", file),
+                required(c, "num_hidden_layers", file),
+                heads,
+                c.path("num_key_value_heads").asInt(heads),
+                c.path("head_dim").asInt(hidden / heads),
+                c.path("rms_norm_eps").asDouble(1e-6),
+                c.path("rope_theta").asDouble(10000.0),
+                scaling,
+                c.path("tie_word_embeddings").asBoolean(false),
+                c.path("bos_token_id").asInt(-1),
+                eos);
+    }
+
+    private static int required(JsonNode c, String field, Path file) {
+        JsonNode n = c.get(field);
+        if (n == null || !n.canConvertToInt() || n.asInt() <= 0) {
+            throw new ModelLoadException(file + ": field '" + field + "' is missing or not a positive integer");
+        }
+        return n.asInt();
+    }
+
+    /** RoPE inverse frequencies, with Llama 3 scaling when configured (as Hugging Face computes them). */
+    public double[] ropeInverseFrequencies() {
+        int half = headDim / 2;
+        double[] inv = new double[half];
+        for (int i = 0; i < half; i++) {
+            inv[i] = 1.0 / Math.pow(ropeTheta, (2.0 * i) / headDim);
+        }
+        if (ropeScaling == null) {
+            return inv;
+        }
+        RopeScaling s = ropeScaling;
+        double lowFreqWavelen = s.originalMaxPositions() / s.lowFreqFactor();
+        double highFreqWavelen = s.originalMaxPositions() / s.highFreqFactor();
+        for (int i = 0; i < half; i++) {
+            double wavelen = 2 * Math.PI / inv[i];
+            if (wavelen > lowFreqWavelen) {
+                inv[i] = inv[i] / s.factor();
+            } else if (wavelen >= highFreqWavelen) {
+                double smooth = (s.originalMaxPositions() / wavelen - s.lowFreqFactor())
+                        / (s.highFreqFactor() - s.lowFreqFactor());
+                inv[i] = (1 - smooth) * inv[i] / s.factor() + smooth * inv[i];
+            }
+        }
+        return inv;
+    }
+
+    /** Parameters of the model, for FLOP counts. */
+    public long parameterCount() {
+        long attn = (long) hiddenSize * headDim * (2L * numHeads + 2L * numKvHeads);
+        long mlp = 3L * hiddenSize * intermediateSize;
+        long embed = (long) vocabSize * hiddenSize;
+        return numLayers * (attn + mlp + 2L * hiddenSize) + hiddenSize + embed * (tieWordEmbeddings ? 1 : 2);
+    }
+}

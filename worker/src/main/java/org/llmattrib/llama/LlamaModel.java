@@ -1,0 +1,298 @@
+package org.llmattrib.llama;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.core.Linear;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Llama's forward pass ({@code LlamaForCausalLM}) on DJL NDArrays: RMSNorm, grouped-query
+ * attention with RoPE, SiLU MLP, tied or untied LM head. Every module the attribution methods hook
+ * is a named tap (see {@link Taps}); the names are Hugging Face's module names.
+ *
+ * <p>Intermediate arrays are created in the manager of the input ids; callers scope that manager
+ * per request or step. The model's weights live in the model's own manager.
+ */
+public final class LlamaModel implements AutoCloseable {
+
+    /** Reads one weight tensor by its Hugging Face name, as float32 of the given shape. */
+    public interface WeightSource {
+        NDArray load(String name, NDManager manager, long... shape);
+    }
+
+    private record Layer(
+            TapNames names,
+            NDArray inputNorm, NDArray q, NDArray k, NDArray v, NDArray o,
+            NDArray postNorm, NDArray gate, NDArray up, NDArray down) {}
+
+    /** Tap names of one decoder layer, built once. */
+    private record TapNames(
+            String inputNorm, String q, String k, String v, String o,
+            String postNorm, String gate, String up, String down, String mlp, String output) {
+        static TapNames of(int i) {
+            String p = "model.layers." + i;
+            return new TapNames(p + ".input_layernorm", p + ".self_attn.q_proj", p + ".self_attn.k_proj",
+                    p + ".self_attn.v_proj", p + ".self_attn.o_proj", p + ".post_attention_layernorm",
+                    p + ".mlp.gate_proj", p + ".mlp.up_proj", p + ".mlp.down_proj", p + ".mlp", p);
+        }
+
+        List<String> all() {
+            return List.of(inputNorm, q, k, v, o, postNorm, gate, up, down, mlp, output);
+        }
+    }
+
+    public static final String EMBED = "model.embed_tokens";
+    public static final String FINAL_NORM = "model.norm";
+
+    private final LlamaConfig config;
+    private final NDManager manager;
+    private final DataType dtype;
+    private final NDArray embedTokens;
+    private final NDArray finalNorm;
+    private final NDArray lmHead;
+    private final List<Layer> layers = new ArrayList<>();
+    private final NDArray invFreq;
+    private final List<String> tapNames = new ArrayList<>();
+
+    /**
+     * Builds the model from {@code weights}, in {@code dtype} (FLOAT32 for serving; FLOAT64 for
+     * exact checks). The model owns {@code manager} and closes it.
+     */
+    public LlamaModel(LlamaConfig config, WeightSource weights, NDManager manager, DataType dtype) {
+        this.config = config;
+        this.manager = manager;
+        this.dtype = dtype;
+        int h = config.hiddenSize();
+        int qDim = config.numHeads() * config.headDim();
+        int kvDim = config.numKvHeads() * config.headDim();
+        int ff = config.intermediateSize();
+        try {
+            embedTokens = load(weights, EMBED + ".weight", config.vocabSize(), h);
+            tapNames.add(EMBED);
+            for (int i = 0; i < config.numLayers(); i++) {
+                String p = "model.layers." + i + ".";
+                TapNames names = TapNames.of(i);
+                layers.add(new Layer(names,
+                        load(weights, p + "input_layernorm.weight", h),
+                        load(weights, p + "self_attn.q_proj.weight", qDim, h),
+                        load(weights, p + "self_attn.k_proj.weight", kvDim, h),
+                        load(weights, p + "self_attn.v_proj.weight", kvDim, h),
+                        load(weights, p + "self_attn.o_proj.weight", h, qDim),
+                        load(weights, p + "post_attention_layernorm.weight", h),
+                        load(weights, p + "mlp.gate_proj.weight", ff, h),
+                        load(weights, p + "mlp.up_proj.weight", ff, h),
+                        load(weights, p + "mlp.down_proj.weight", h, ff)));
+                tapNames.addAll(names.all());
+            }
+            finalNorm = load(weights, "model.norm.weight", h);
+            tapNames.add(FINAL_NORM);
+            lmHead = config.tieWordEmbeddings() ? embedTokens : load(weights, "lm_head.weight", config.vocabSize(), h);
+            invFreq = manager.create(config.ropeInverseFrequencies()).toType(dtype, false);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private NDArray load(WeightSource weights, String name, long... shape) {
+        NDArray a = weights.load(name, manager, shape);
+        return a.getDataType() == dtype ? a : a.toType(dtype, false);
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public DataType dtype() {
+        return dtype;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** All tap names in forward order. */
+    public List<String> tapNames() {
+        return List.copyOf(tapNames);
+    }
+
+    /**
+     * Tap names matching {@code pattern}: an exact name, or a glob where {@code *} matches within
+     * one dotted component ({@code model.layers.*.self_attn.q_proj}). Unknown names are an error
+     * that lists the valid ones.
+     */
+    public List<String> resolveTaps(String pattern) {
+        Pattern re = Pattern.compile(Pattern.quote(pattern).replace("*", "\\E[^.]*\\Q"));
+        List<String> matched = tapNames.stream().filter(n -> re.matcher(n).matches()).toList();
+        if (matched.isEmpty()) {
+            throw new IllegalArgumentException("unknown layer '" + pattern + "'; valid layers are "
+                    + EMBED + ", model.layers.N for N in 0.." + (config.numLayers() - 1)
+                    + " and its submodules " + TapNames.of(0).all().stream()
+                            .map(n -> n.substring("model.layers.0".length()))
+                            .filter(s -> !s.isEmpty()).toList()
+                    + ", " + FINAL_NORM + " (globs like model.layers.*.mlp select many)");
+        }
+        return matched;
+    }
+
+    /**
+     * The forward pass up to the final norm: hidden states [B, L, hidden].
+     *
+     * @param ids [B, L] int64 token ids
+     * @param mask [B, L] 1 for tokens, 0 for padding (any side); RoPE positions count tokens only
+     * @param taps what to capture or replace; {@link Taps#NONE} for a plain forward
+     * @param cache null, or a cache that this call extends with the new positions
+     */
+    public NDArray forward(NDArray ids, NDArray mask, Taps taps, KvCache cache) {
+        long batch = ids.getShape().get(0);
+        long len = ids.getShape().get(1);
+        NDManager m = ids.getManager();
+        NDArray tokenMask = mask.toType(DataType.BOOLEAN, false);
+        NDArray counts = mask.toType(DataType.INT64, false).cumSum(1);
+        long past = cache == null ? 0 : cache.length();
+        NDArray seenBefore = cache == null || cache.tokensSeen == null ? m.zeros(new Shape(batch, 1), DataType.INT64)
+                : cache.tokensSeen;
+        NDArray positions = counts.sub(1).add(seenBefore).maximum(0);
+        NDArray keyMask = cache == null || cache.keyMask == null ? tokenMask : cache.keyMask.concat(tokenMask, 1);
+
+        NDArray freqs = positions.toType(dtype, false).expandDims(-1).mul(invFreq);
+        NDArray angles = freqs.concat(freqs, -1).expandDims(1); // [B, 1, L, headDim]
+        NDArray cos = angles.cos();
+        NDArray sin = angles.sin();
+        NDArray bias = attentionBias(m, keyMask, past, len);
+
+        NDArray x = taps.at(EMBED, Embedding.embedding(ids, embedTokens, SparseFormat.DENSE).singletonOrThrow());
+        for (int i = 0; i < layers.size(); i++) {
+            x = decoderLayer(i, x, cos, sin, bias, taps, cache);
+        }
+        if (cache != null) {
+            cache.keyMask = keyMask;
+            cache.tokensSeen = seenBefore.add(counts.get(":, -1:"));
+        }
+        return taps.at(FINAL_NORM, rmsNorm(x, finalNorm));
+    }
+
+    /** [B, 1, L, S] additive mask: 0 where query i may attend key j (a token at or before it), else -1e9. */
+    private NDArray attentionBias(NDManager m, NDArray keyMask, long past, long len) {
+        long keys = past + len;
+        boolean[] causal = new boolean[(int) (len * keys)];
+        for (int i = 0; i < len; i++) {
+            for (int j = 0; j <= past + i; j++) {
+                causal[(int) (i * keys + j)] = true;
+            }
+        }
+        NDArray allowed = m.create(causal, new Shape(1, len, keys)).logicalAnd(keyMask.expandDims(1));
+        return allowed.toType(dtype, false).sub(1).mul(1e9).expandDims(1);
+    }
+
+    private NDArray decoderLayer(int index, NDArray x, NDArray cos, NDArray sin, NDArray bias, Taps taps,
+            KvCache cache) {
+        Layer l = layers.get(index);
+        TapNames n = l.names();
+        long batch = x.getShape().get(0);
+        long len = x.getShape().get(1);
+        int heads = config.numHeads();
+        int kvHeads = config.numKvHeads();
+        int d = config.headDim();
+
+        NDArray h = taps.at(n.inputNorm(), rmsNorm(x, l.inputNorm()));
+        NDArray q = taps.at(n.q(), linear(h, l.q())).reshape(batch, len, heads, d).transpose(0, 2, 1, 3);
+        NDArray k = taps.at(n.k(), linear(h, l.k())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3);
+        NDArray v = taps.at(n.v(), linear(h, l.v())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3);
+        q = rope(q, cos, sin);
+        k = rope(k, cos, sin);
+        if (cache != null) {
+            if (cache.keys[index] != null) {
+                k = cache.keys[index].concat(k, 2);
+                v = cache.values[index].concat(v, 2);
+            }
+            cache.keys[index] = k;
+            cache.values[index] = v;
+        }
+        k = repeatKv(k);
+        v = repeatKv(v);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(d)).add(bias);
+        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, len, (long) heads * d);
+        x = x.add(taps.at(n.o(), linear(attn, l.o())));
+
+        NDArray h2 = taps.at(n.postNorm(), rmsNorm(x, l.postNorm()));
+        NDArray gate = taps.at(n.gate(), linear(h2, l.gate()));
+        NDArray up = taps.at(n.up(), linear(h2, l.up()));
+        NDArray down = taps.at(n.down(), linear(gate.mul(Activation.sigmoid(gate)).mul(up), l.down()));
+        NDArray mlp = taps.at(n.mlp(), down);
+        return taps.at(n.output(), x.add(mlp));
+    }
+
+    /** Grouped-query attention: key/value head j serves query heads j*groups .. (j+1)*groups-1. */
+    private NDArray repeatKv(NDArray kv) {
+        int groups = config.kvGroups();
+        if (groups == 1) {
+            return kv;
+        }
+        Shape s = kv.getShape();
+        return kv.expandDims(2).repeat(2, groups).reshape(s.get(0), s.get(1) * groups, s.get(2), s.get(3));
+    }
+
+    private static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        long half = x.getShape().get(3) / 2;
+        NDArray rotated = x.get(":, :, :, {}:", half).neg().concat(x.get(":, :, :, :{}", half), -1);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    private NDArray rmsNorm(NDArray x, NDArray weight) {
+        NDArray variance = x.square().mean(new int[] {-1}, true);
+        return x.div(variance.add(config.rmsNormEps()).sqrt()).mul(weight);
+    }
+
+    private static NDArray linear(NDArray x, NDArray weight) {
+        return Linear.linear(x, weight).singletonOrThrow();
+    }
+
+    /** Logits [N, vocab] of the LM head at the given flat positions (row * L + position) of {@code hidden}. */
+    public NDArray logitsAt(NDArray hidden, long[] flatPositions) {
+        Shape s = hidden.getShape();
+        NDArray flat = hidden.reshape(s.get(0) * s.get(1), s.get(2));
+        NDArray picked = flat.get(new NDIndex("{}", hidden.getManager().create(flatPositions)));
+        return linear(picked, lmHead);
+    }
+
+    /** log p(token) at each given flat position for the given next tokens: [N]. */
+    public NDArray logProbsAt(NDArray hidden, long[] flatPositions, long[] nextTokens) {
+        NDArray logp = logitsAt(hidden, flatPositions).logSoftmax(-1);
+        NDArray index = hidden.getManager().create(nextTokens).reshape(nextTokens.length, 1);
+        return logp.gather(index, 1).reshape(nextTokens.length);
+    }
+
+    /** Checks ids against the vocabulary before they reach the native embedding lookup. */
+    public void checkIds(long[] ids) {
+        for (long id : ids) {
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, "
+                        + config.vocabSize() + ")");
+            }
+        }
+    }
+
+    /** Model FLOPs (multiply-adds x 2) of a forward over {@code tokens} new tokens attending {@code context} keys. */
+    public long forwardFlops(long tokens, long context, long scoredPositions) {
+        long perToken = 2L * (config.parameterCount() - (long) config.vocabSize() * config.hiddenSize()
+                * (config.tieWordEmbeddings() ? 1 : 2));
+        long attention = 4L * config.numLayers() * config.numHeads() * config.headDim() * context;
+        long head = 2L * config.vocabSize() * config.hiddenSize();
+        return tokens * (perToken + attention) + scoredPositions * head;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+}

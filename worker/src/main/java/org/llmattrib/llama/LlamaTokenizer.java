@@ -1,0 +1,98 @@
+package org.llmattrib.llama;
+
+import ai.djl.huggingface.tokenizers.Encoding;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A Hugging Face {@code tokenizer.json} through DJL, with truncation and padding off (DJL's
+ * default silently truncates to 512 tokens). The prompt starts with BOS exactly once: when the
+ * tokenizer's post-processor does not add it (Llama 3 tokenizers without a template), we do.
+ */
+public final class LlamaTokenizer implements AutoCloseable {
+
+    /** Ids, token strings and character spans [start, end) in the text (-1 for added tokens). */
+    public record Tokens(long[] ids, String[] tokens, int[][] spans) {
+        public int size() {
+            return ids.length;
+        }
+    }
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final int bosTokenId;
+
+    private LlamaTokenizer(HuggingFaceTokenizer tokenizer, int bosTokenId) {
+        this.tokenizer = tokenizer;
+        this.bosTokenId = bosTokenId;
+    }
+
+    public static LlamaTokenizer load(Path file, int bosTokenId) {
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException("missing " + file);
+        }
+        Djl.configure();
+        try {
+            HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(file, Map.of(
+                    "addSpecialTokens", "true", "truncation", "false", "padding", "false"));
+            return new LlamaTokenizer(t, bosTokenId);
+        } catch (IOException | RuntimeException e) {
+            throw new ModelLoadException(file + ": cannot load tokenizer: " + e.getMessage(), e);
+        }
+    }
+
+    /** A prompt: BOS first, exactly once. */
+    public Tokens encodePrompt(String text) {
+        Tokens t = toTokens(tokenizer.encode(text, true, false));
+        if (bosTokenId < 0 || (t.size() > 0 && t.ids()[0] == bosTokenId)) {
+            return t;
+        }
+        long[] ids = new long[t.size() + 1];
+        String[] tokens = new String[t.size() + 1];
+        int[][] spans = new int[t.size() + 1][];
+        ids[0] = bosTokenId;
+        tokens[0] = tokenizer.decode(new long[] {bosTokenId}, false);
+        spans[0] = new int[] {-1, -1};
+        System.arraycopy(t.ids(), 0, ids, 1, t.size());
+        System.arraycopy(t.tokens(), 0, tokens, 1, t.size());
+        System.arraycopy(t.spans(), 0, spans, 1, t.size());
+        return new Tokens(ids, tokens, spans);
+    }
+
+    /** A continuation (a target): no special tokens. */
+    public Tokens encodePlain(String text) {
+        return toTokens(tokenizer.encode(text, false, false));
+    }
+
+    private static Tokens toTokens(Encoding e) {
+        CharSpan[] cs = e.getCharTokenSpans();
+        int[][] spans = new int[cs.length][];
+        for (int i = 0; i < cs.length; i++) {
+            spans[i] = cs[i] == null ? new int[] {-1, -1} : new int[] {cs[i].getStart(), cs[i].getEnd()};
+        }
+        return new Tokens(e.getIds(), e.getTokens(), spans);
+    }
+
+    /** The text of one token as it reads in the output (byte-level BPE markers decoded). */
+    public String tokenText(long id) {
+        return tokenizer.decode(new long[] {id}, false);
+    }
+
+    public String decode(long[] ids) {
+        return tokenizer.decode(ids, true);
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+
+    @Override
+    public String toString() {
+        return "LlamaTokenizer(bos=" + bosTokenId + ")";
+    }
+
+}
