@@ -14,9 +14,33 @@ public final class KvCache {
     /** [B, 1] int64: tokens seen so far per row, i.e. the RoPE position of the next token. */
     NDArray tokensSeen;
 
-    KvCache(int layers) {
+    public KvCache(int layers) {
         keys = new NDArray[layers];
         values = new NDArray[layers];
+    }
+
+    /** Appends this step's keys and values of one layer; returns all keys. Old arrays are freed now, not at request end. */
+    NDArray append(int layer, NDArray k, NDArray v) {
+        if (keys[layer] != null) {
+            NDArray oldK = keys[layer];
+            NDArray oldV = values[layer];
+            k = oldK.concat(k, 2);
+            v = oldV.concat(v, 2);
+            oldK.close();
+            oldV.close();
+        }
+        keys[layer] = k;
+        values[layer] = v;
+        return k;
+    }
+
+    void advance(NDArray newKeyMask, NDArray newTokensSeen) {
+        if (keyMask != null) {
+            keyMask.close();
+            tokensSeen.close();
+        }
+        keyMask = newKeyMask;
+        tokensSeen = newTokensSeen;
     }
 
     public long length() {

@@ -174,8 +174,7 @@ public final class LlamaModel implements AutoCloseable {
             x = decoderLayer(i, x, cos, sin, bias, taps, cache);
         }
         if (cache != null) {
-            cache.keyMask = keyMask;
-            cache.tokensSeen = seenBefore.add(counts.get(":, -1:"));
+            cache.advance(keyMask, seenBefore.add(counts.get(":, -1:")));
         }
         return taps.at(FINAL_NORM, rmsNorm(x, finalNorm));
     }
@@ -210,12 +209,8 @@ public final class LlamaModel implements AutoCloseable {
         q = rope(q, cos, sin);
         k = rope(k, cos, sin);
         if (cache != null) {
-            if (cache.keys[index] != null) {
-                k = cache.keys[index].concat(k, 2);
-                v = cache.values[index].concat(v, 2);
-            }
-            cache.keys[index] = k;
-            cache.values[index] = v;
+            k = cache.append(index, k, v);
+            v = cache.values[index];
         }
         k = repeatKv(k);
         v = repeatKv(v);
@@ -281,13 +276,15 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /** Model FLOPs (multiply-adds x 2) of a forward over {@code tokens} new tokens attending {@code context} keys. */
-    public long forwardFlops(long tokens, long context, long scoredPositions) {
-        long perToken = 2L * (config.parameterCount() - (long) config.vocabSize() * config.hiddenSize()
-                * (config.tieWordEmbeddings() ? 1 : 2));
+    /**
+     * Model FLOPs (2 per multiply-add) of a forward over {@code tokens} new tokens, each attending
+     * {@code context} keys on average, with the LM head at {@code scored} positions.
+     */
+    public long forwardFlops(long tokens, long context, long scored) {
+        long embeddings = (long) config.vocabSize() * config.hiddenSize() * (config.tieWordEmbeddings() ? 1 : 2);
+        long perToken = 2L * (config.parameterCount() - embeddings);
         long attention = 4L * config.numLayers() * config.numHeads() * config.headDim() * context;
-        long head = 2L * config.vocabSize() * config.hiddenSize();
-        return tokens * (perToken + attention) + scoredPositions * head;
+        return tokens * (perToken + attention) + scored * 2L * config.vocabSize() * config.hiddenSize();
     }
 
     @Override

@@ -1,0 +1,48 @@
+package org.llmattrib.attribution;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.llmattrib.llama.LlamaModel;
+
+/** What a job cost the model: batched forward and backward calls, rows, and model FLOPs. */
+public final class Work {
+    private final LlamaModel model;
+    private long forwards;
+    private long backwards;
+    private long rows;
+    private long flops;
+
+    public Work(LlamaModel model) {
+        this.model = model;
+    }
+
+    /** A forward of {@code rows} rows of {@code tokens} new tokens after {@code past} cached ones, scoring {@code scored} positions. */
+    public void forward(long rows, long tokens, long past, long scored) {
+        forwards++;
+        this.rows += rows;
+        flops += model.forwardFlops(rows * tokens, past + (tokens + 1) / 2, scored);
+    }
+
+    /** A backward through a forward like {@link #forward}: about twice its FLOPs. */
+    public void backward(long rows, long tokens, long scored) {
+        backwards++;
+        flops += 2 * model.forwardFlops(rows * tokens, (tokens + 1) / 2, scored);
+    }
+
+    public long flops() {
+        return flops;
+    }
+
+    public long forwards() {
+        return forwards;
+    }
+
+    public Map<String, Number> toMap() {
+        Map<String, Number> m = new LinkedHashMap<>();
+        m.put("forwards", forwards);
+        m.put("backwards", backwards);
+        m.put("rows", rows);
+        m.put("flops", flops);
+        return m;
+    }
+}

@@ -1,0 +1,23 @@
+package org.llmattrib.attribution.gradient;
+
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A layer gradient method as a path from a start activation to the layer's actual activation:
+ * attr = sum over samples of weight * (end - start) * grad f(start + alpha (end - start)).
+ * Integrated gradients, gradient x activation and gradient SHAP differ only in start and samples.
+ */
+public interface GradientMethod {
+
+    /** One point on the path: where, its weight, and the noise added to the end activation. */
+    record PathSample(double alpha, double weight, double noiseStdev) {}
+
+    /** Whether the path starts at the baseline activation (true) or at zero (false). */
+    boolean startsAtBaseline();
+
+    List<PathSample> samples(Random random);
+
+    /** Whether f(input) - f(baseline) is what the attributions should sum to (reported as the check). */
+    boolean hasCompleteness();
+}

@@ -1,0 +1,246 @@
+package org.llmattrib.attribution.gradient;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.llmattrib.attribution.Work;
+import org.llmattrib.llama.Autograd;
+import org.llmattrib.llama.LlamaModel;
+import org.llmattrib.llama.Taps;
+
+/**
+ * Runs a {@link GradientMethod} on layer taps, per target token, batching layers and path samples
+ * into padded-free batches (every row is the same sequence; rows differ in what a tap is replaced by).
+ *
+ * <p>Layers form groups interpolated together: one group per layer in independent mode (each
+ * layer gets its own path, so completeness holds per layer), one group of all layers in Captum's
+ * joint mode. For target token t the sequence is prompt + target[&lt;t] and f is
+ * log p(target[t]) (or p) at its last position.
+ */
+public final class LayerGradientEngine {
+
+    /**
+     * Per target token t, per layer: the attribution of every position 0..prompt+t-1 summed over the
+     * hidden dimension, its L2 norm, the unreduced [positions x hidden] tensor (alive only during
+     * {@link Listener#onToken}), and per group the check {f_input, f_baseline, delta}.
+     */
+    public record TokenAttribution(
+            int index,
+            double fInput,
+            Map<String, double[]> positionSums,
+            Map<String, double[]> positionNorms,
+            Map<String, NDArray> unreduced,
+            Map<String, double[]> checks) {}
+
+    public interface Listener {
+        void onToken(TokenAttribution result);
+    }
+
+    private final LlamaModel model;
+    private final Work work;
+    private final Runnable checkpoint;
+
+    public LayerGradientEngine(LlamaModel model, Work work, Runnable checkpoint) {
+        this.model = model;
+        this.work = work;
+        this.checkpoint = checkpoint;
+    }
+
+    /**
+     * @param prompt prompt ids
+     * @param baselinePrompt the prompt with its features replaced by the baseline token
+     * @param groups layer groups, each interpolated on its own path
+     * @param prob attribute p instead of log p
+     */
+    public void run(long[] prompt, long[] baselinePrompt, long[] target, List<List<String>> groups,
+            GradientMethod method, boolean prob, int batchRows, long seed,
+            NDManager jobManager, Listener listener) {
+        int len = prompt.length + target.length;
+        long[] ids = concat(prompt, target);
+        long[] baseIds = concat(baselinePrompt, target);
+        model.checkIds(ids);
+        model.checkIds(baseIds);
+        List<String> layers = groups.stream().flatMap(List::stream).toList();
+        Random random = new Random(seed);
+        try (NDManager m = jobManager.newSubManager()) {
+            // activations on the input and the baseline input, and f(input) for every target token at once
+            Taps capture = Taps.capturing(new HashSet<>(layers));
+            NDArray both = m.create(concat(ids, baseIds)).reshape(2, len);
+            NDArray hidden = model.forward(both, m.ones(both.getShape(), DataType.INT64), capture, null);
+            work.forward(2, len, 0, target.length);
+            double[] fInput = f(hidden, prompt.length, target, 0, prob);
+            Map<String, NDArray> end = new LinkedHashMap<>();
+            Map<String, NDArray> start = new LinkedHashMap<>();
+            for (String layer : layers) {
+                NDArray a = capture.captured(layer);
+                end.put(layer, a.get("0:1"));
+                start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
+            }
+            double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
+                    start, prob) : null;
+
+            List<GradientMethod.PathSample> samples = method.samples(random);
+            for (int t = 0; t < target.length; t++) {
+                int upTo = prompt.length + t;
+                Map<String, NDArray> acc = new LinkedHashMap<>();
+                for (String layer : layers) {
+                    acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
+                }
+                int rows = groups.size() * samples.size();
+                for (int first = 0; first < rows; first += batchRows) {
+                    checkpoint.run();
+                    pathBatch(m, ids, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
+                            start, end, prob, random, acc);
+                }
+                listener.onToken(tokenResult(t, upTo, fInput[t], fBaseline, groups, acc));
+                acc.values().forEach(NDArray::close);
+            }
+        }
+    }
+
+    /** f(target[t]) for every t when each group's layers output their start activation. */
+    private double[][] baselineOutputs(NDManager m, long[] ids, int promptLength, long[] target,
+            List<List<String>> groups, Map<String, NDArray> start, boolean prob) {
+        int len = ids.length;
+        double[][] out = new double[groups.size()][];
+        try (NDManager scratch = m.newSubManager()) {
+            NDArray batch = scratch.create(ids).reshape(1, len).repeat(0, groups.size());
+            Taps taps = Taps.capturing(java.util.Set.of());
+            for (int g = 0; g < groups.size(); g++) {
+                for (String layer : groups.get(g)) {
+                    taps.replaceRows(layer, start.get(layer), g);
+                }
+            }
+            NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
+            work.forward(groups.size(), len, 0, (long) groups.size() * target.length);
+            for (int g = 0; g < groups.size(); g++) {
+                out[g] = f(hidden, promptLength, target, g, prob);
+            }
+        }
+        return out;
+    }
+
+    private double[] f(NDArray hidden, int promptLength, long[] target, int row, boolean prob) {
+        long len = hidden.getShape().get(1);
+        long[] positions = new long[target.length];
+        for (int t = 0; t < target.length; t++) {
+            positions[t] = row * len + promptLength - 1 + t;
+        }
+        NDArray lp = model.logProbsAt(hidden, positions, target);
+        return (prob ? lp.exp() : lp).toType(DataType.FLOAT64, false).toDoubleArray();
+    }
+
+    /** Rows [from, to) of the (group x sample) grid: one forward with grad, one backward. */
+    private void pathBatch(NDManager m, long[] ids, int upTo, long target, List<List<String>> groups,
+            List<GradientMethod.PathSample> samples, int from, int to, Map<String, NDArray> start,
+            Map<String, NDArray> end, boolean prob, Random random, Map<String, NDArray> acc) {
+        int rows = to - from;
+        try (NDManager scratch = m.newSubManager()) {
+            NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
+            Taps taps = Taps.capturing(java.util.Set.of());
+            Map<NDArray, String> leafLayer = new LinkedHashMap<>();
+            Map<NDArray, NDArray> leafDelta = new LinkedHashMap<>();
+            double[] weights = new double[rows];
+            // rows of one group are contiguous in the grid, so each group's layers get one block
+            for (int g = from / samples.size(); g <= (to - 1) / samples.size(); g++) {
+                int blockFrom = Math.max(from, g * samples.size());
+                int blockTo = Math.min(to, (g + 1) * samples.size());
+                for (String layer : groups.get(g)) {
+                    NDArray s = start.get(layer).get(":, 0:{}", upTo);
+                    NDArray e = end.get(layer).get(":, 0:{}", upTo);
+                    List<NDArray> points = new ArrayList<>();
+                    List<NDArray> deltas = new ArrayList<>();
+                    for (int r = blockFrom; r < blockTo; r++) {
+                        GradientMethod.PathSample p = samples.get(r % samples.size());
+                        NDArray endPoint = p.noiseStdev() > 0
+                                ? e.add(scratch.randomNormal(0, (float) p.noiseStdev(), e.getShape(), e.getDataType()))
+                                : e;
+                        NDArray delta = endPoint.sub(s);
+                        deltas.add(delta);
+                        points.add(s.add(delta.mul(p.alpha())));
+                        weights[r - from] = p.weight();
+                    }
+                    NDArray leaf = Autograd.leaf(concat(points));
+                    taps.replaceRows(layer, leaf, blockFrom - from);
+                    leafLayer.put(leaf, layer);
+                    leafDelta.put(leaf, concat(deltas));
+                }
+            }
+            Autograd.withGrad(() -> {
+                NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
+                long[] last = new long[rows];
+                long[] tokens = new long[rows];
+                for (int r = 0; r < rows; r++) {
+                    last[r] = (long) r * upTo + upTo - 1;
+                    tokens[r] = target;
+                }
+                NDArray lp = model.logProbsAt(hidden, last, tokens);
+                NDArray fRows = prob ? lp.exp() : lp;
+                Autograd.backward(fRows.mul(scratch.create(weights).toType(fRows.getDataType(), false)).sum(), false);
+                return null;
+            });
+            work.forward(rows, upTo, 0, rows);
+            work.backward(rows, upTo, rows);
+            for (Map.Entry<NDArray, String> e : leafLayer.entrySet()) {
+                NDArray contribution = Autograd.takeGradient(e.getKey()).mul(leafDelta.get(e.getKey()))
+                        .sum(new int[] {0}, true);
+                NDArray previous = acc.get(e.getValue());
+                NDArray total = previous.add(contribution);
+                total.attach(m);
+                previous.close();
+                acc.put(e.getValue(), total);
+            }
+        }
+    }
+
+    private TokenAttribution tokenResult(int t, int upTo, double fInput, double[][] fBaseline,
+            List<List<String>> groups, Map<String, NDArray> acc) {
+        Map<String, double[]> sums = new LinkedHashMap<>();
+        Map<String, double[]> norms = new LinkedHashMap<>();
+        Map<String, NDArray> unreduced = new LinkedHashMap<>();
+        Map<String, double[]> totals = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : acc.entrySet()) {
+            NDArray attr = e.getValue().reshape(upTo, -1);
+            sums.put(e.getKey(), attr.sum(new int[] {1}).toType(DataType.FLOAT64, false).toDoubleArray());
+            norms.put(e.getKey(), attr.square().sum(new int[] {1}).sqrt().toType(DataType.FLOAT64, false)
+                    .toDoubleArray());
+            unreduced.put(e.getKey(), attr);
+        }
+        Map<String, double[]> checks = new LinkedHashMap<>();
+        if (fBaseline != null) {
+            for (int g = 0; g < groups.size(); g++) {
+                double total = 0;
+                for (String layer : groups.get(g)) {
+                    for (double v : sums.get(layer)) {
+                        total += v;
+                    }
+                }
+                String label = groups.size() == 1 && groups.get(0).size() > 1 ? "joint" : groups.get(g).get(0);
+                double delta = total - (fInput - fBaseline[g][t]);
+                checks.put(label, new double[] {fInput, fBaseline[g][t], delta});
+            }
+        }
+        return new TokenAttribution(t, fInput, sums, norms, unreduced, checks);
+    }
+
+    private static NDArray concat(List<NDArray> arrays) {
+        NDArray out = arrays.get(0);
+        for (int i = 1; i < arrays.size(); i++) {
+            out = out.concat(arrays.get(i), 0);
+        }
+        return out;
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+        long[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+}

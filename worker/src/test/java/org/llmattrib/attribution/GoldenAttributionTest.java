@@ -1,0 +1,111 @@
+package org.llmattrib.attribution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.llmattrib.attribution.gradient.IntegrationRule;
+import org.llmattrib.attribution.gradient.LayerGradientEngine;
+import org.llmattrib.attribution.gradient.LayerIntegratedGradients;
+import org.llmattrib.attribution.input.TokenFeatures;
+import org.llmattrib.attribution.perturbation.FeatureAblation;
+import org.llmattrib.attribution.perturbation.PerturbationMethod;
+import org.llmattrib.attribution.perturbation.PerturbationRunner;
+import org.llmattrib.attribution.perturbation.PerturbedScorer;
+import org.llmattrib.attribution.perturbation.ShapleyValues;
+import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.TestModels;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Attributions against the independent fp64 reference in golden/expected.json. */
+class GoldenAttributionTest {
+
+    private static TokenFeatures features(long[] prompt, long baseline) {
+        String[] texts = new String[prompt.length];
+        for (int i = 0; i < prompt.length; i++) {
+            texts[i] = "#" + prompt[i];
+        }
+        return new TokenFeatures(prompt, texts, Set.of(1L), baseline);
+    }
+
+    private static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows) {
+        long[] prompt = TestModels.ids(golden.path("prompt_ids"));
+        long[] target = TestModels.ids(golden.path("target_ids"));
+        double[][] out = new double[target.length][];
+        Work work = new Work(llama.model());
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new PerturbationRunner(new PerturbedScorer(llama.model(), batchRows, work, () -> {}))
+                    .run(features(prompt, golden.path("baseline_token_id").asLong()), target, method, 1, false,
+                            new Random(0), m, token -> out[token.index()] = token.attr());
+        }
+        return out;
+    }
+
+    private static void assertMatches(double[][] actual, JsonNode expected) {
+        for (int t = 0; t < actual.length; t++) {
+            for (int f = 0; f < actual[t].length; f++) {
+                assertThat(actual[t][f]).as("token %d feature %d", t, f)
+                        .isCloseTo(expected.get(t).get(f).asDouble(), within(1e-4));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
+    void featureAblationMatchesTheReference(String name) {
+        JsonNode golden = TestModels.expected().path(name).path("attribution");
+        Llama llama = TestModels.goldenModel(name, DataType.FLOAT32);
+        assertMatches(tokenAttr(llama, golden, new FeatureAblation(), 64), golden.path("feature_ablation").path("token_attr"));
+        // batching and prefix sharing change nothing: one prompt per batch gives the same numbers
+        assertMatches(tokenAttr(llama, golden, new FeatureAblation(), 1), golden.path("feature_ablation").path("token_attr"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
+    void exactShapleyValuesMatchTheReference(String name) {
+        JsonNode golden = TestModels.expected().path(name).path("attribution");
+        Llama llama = TestModels.goldenModel(name, DataType.FLOAT32);
+        assertMatches(tokenAttr(llama, golden, new ShapleyValues(10), 7), golden.path("shapley_values").path("token_attr"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
+    void integratedGradientsEndpointsAndCompletenessPerLayer(String name) {
+        JsonNode golden = TestModels.expected().path(name).path("attribution");
+        Llama llama = TestModels.goldenModel(name, DataType.FLOAT32);
+        long[] prompt = TestModels.ids(golden.path("prompt_ids"));
+        long[] target = TestModels.ids(golden.path("target_ids"));
+        long[] baselinePrompt = features(prompt, 0).render(new boolean[prompt.length - 1], null);
+        JsonNode endpoints = golden.path("integrated_gradients_endpoints");
+        List<List<String>> groups = new ArrayList<>();
+        endpoints.fieldNames().forEachRemaining(layer -> groups.add(List.of(layer)));
+        List<LayerGradientEngine.TokenAttribution> results = new ArrayList<>();
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baselinePrompt,
+                    target, groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), false, 64, 0,
+                    m, results::add);
+        }
+        assertThat(results).hasSize(target.length);
+        for (Iterator<Map.Entry<String, JsonNode>> it = endpoints.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> layer = it.next();
+            for (LayerGradientEngine.TokenAttribution r : results) {
+                double[] check = r.checks().get(layer.getKey());
+                double fIn = layer.getValue().path("f_input").get(r.index()).asDouble();
+                double fBase = layer.getValue().path("f_baseline").get(r.index()).asDouble();
+                assertThat(check[0]).as("%s f_input[%d]", layer.getKey(), r.index()).isCloseTo(fIn, within(1e-4));
+                assertThat(check[1]).as("%s f_baseline[%d]", layer.getKey(), r.index()).isCloseTo(fBase, within(1e-4));
+                assertThat(Math.abs(check[2])).as("%s completeness error, token %d", layer.getKey(), r.index())
+                        .isLessThan(0.01 * Math.abs(fIn - fBase));
+            }
+        }
+    }
+}
