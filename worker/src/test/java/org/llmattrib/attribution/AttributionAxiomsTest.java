@@ -1,0 +1,218 @@
+package org.llmattrib.attribution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.llmattrib.attribution.gradient.GradientMethod;
+import org.llmattrib.attribution.gradient.IntegrationRule;
+import org.llmattrib.attribution.gradient.LayerGradientEngine;
+import org.llmattrib.attribution.gradient.LayerGradientXActivation;
+import org.llmattrib.attribution.gradient.LayerIntegratedGradients;
+import org.llmattrib.attribution.input.Baselines;
+import org.llmattrib.attribution.input.PromptFeatures;
+import org.llmattrib.attribution.input.TextFeatures;
+import org.llmattrib.attribution.input.TokenFeatures;
+import org.llmattrib.attribution.perturbation.FeatureAblation;
+import org.llmattrib.attribution.perturbation.LinearSurrogate;
+import org.llmattrib.attribution.perturbation.PerturbationMethod;
+import org.llmattrib.attribution.perturbation.PerturbationRunner;
+import org.llmattrib.attribution.perturbation.PerturbedScorer;
+import org.llmattrib.attribution.perturbation.ShapleyValueSampling;
+import org.llmattrib.attribution.perturbation.ShapleyValues;
+import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.LlamaTokenizer;
+import org.llmattrib.llama.TestModels;
+import org.junit.jupiter.api.Test;
+
+/** Properties every attribution must satisfy, on our own tiny Llama 3-vocabulary checkpoint. */
+class AttributionAxiomsTest {
+    private static final long[] TARGET = {1, 17, 300};
+
+    private static Llama llama() {
+        return TestModels.goldenModel("tiny-llama-sharded", DataType.FLOAT32);
+    }
+
+    private static TokenFeatures tokens() {
+        long[] prompt = {1, 17, 300, 42, 999, 5, 77};
+        String[] texts = new String[prompt.length];
+        java.util.Arrays.fill(texts, "t");
+        return new TokenFeatures(prompt, texts, Set.of(1L), 0);
+    }
+
+    /** [token][value] attributions, and the sequence attribution as the last row. */
+    private static double[][] run(PromptFeatures features, PerturbationMethod method, int trials, boolean prob) {
+        return run(llama(), features, method, trials, prob);
+    }
+
+    private static double[][] run(Llama llama, PromptFeatures features, PerturbationMethod method, int trials,
+            boolean prob) {
+        double[][] out = new double[TARGET.length + 1][];
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            out[TARGET.length] = new PerturbationRunner(new PerturbedScorer(llama.model(), 16, new Work(llama.model()),
+                    () -> {})).run(features, TARGET, method, trials, prob, new Random(1), m,
+                    t -> out[t.index()] = t.attr());
+        }
+        return out;
+    }
+
+    private static double f(PromptFeatures features, boolean[] present, int token) {
+        return llama().score(features.render(present, null), TARGET)[token];
+    }
+
+    @Test
+    void shapleyValuesAreEfficient() {
+        TokenFeatures features = tokens();
+        int n = features.featureCount();
+        double[][] attr = run(features, new ShapleyValues(10), 1, false);
+        for (int t = 0; t < TARGET.length; t++) {
+            double expected = f(features, PerturbationMethod.all(n, true), t) - f(features, new boolean[n], t);
+            assertThat(java.util.Arrays.stream(attr[t]).sum()).as("token %d", t).isCloseTo(expected, within(1e-4));
+        }
+        // sequence attribution of log_prob is the sum of the token attributions (Captum asserts this)
+        for (int f = 0; f < n; f++) {
+            assertThat(attr[TARGET.length][f]).isCloseTo(attr[0][f] + attr[1][f] + attr[2][f], within(1e-9));
+        }
+    }
+
+    @Test
+    void sampledShapleyAndKernelShapAreEfficientToo() {
+        TokenFeatures features = tokens();
+        int n = features.featureCount();
+        double full = f(features, PerturbationMethod.all(n, true), 1);
+        double none = f(features, new boolean[n], 1);
+        // every sampled order telescopes from f(none) to f(all)
+        assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(5), 1, false)[1]).sum())
+                .isCloseTo(full - none, within(1e-4));
+        // KernelShap's 1e6 weights on the full and empty coalitions pin efficiency
+        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, false)[1]).sum())
+                .isCloseTo(full - none, within(1e-3));
+    }
+
+    @Test
+    void exactShapleyRefusesTooManyFeatures() {
+        assertThatThrownBy(() -> new ShapleyValues(4).plan(5, new Random()))
+                .isInstanceOf(RequestException.class)
+                .hasMessageContaining("method.max_features = 4")
+                .extracting(e -> ((RequestException) e).field()).isEqualTo("method.max_features");
+    }
+
+    @Test
+    void featureAblationGivesZeroToAFeatureTheModelCannotSee() {
+        // value 1 never reaches the prompt text: whatever it is replaced by, the prompt is the same
+        TextFeatures features = new TextFeatures(List.of("a", "hidden", "c"), new Baselines.Fixed(List.of("x", "y", "z")),
+                new int[] {0, 1, 2}, values -> values.get(0) + " " + values.get(2),
+                text -> new long[] {1, 10 + text.charAt(0), 20 + text.charAt(text.length() - 1)});
+        double[][] attr = run(features, new FeatureAblation(), 1, false);
+        for (double[] row : attr) {
+            assertThat(row[1]).isEqualTo(0.0);
+            assertThat(row[0]).isNotEqualTo(0.0);
+        }
+    }
+
+    @Test
+    void batchedIncrementalScoringEqualsOneTeacherForcedForwardPerPrompt() {
+        // different prompt lengths (left padding inside the batch), a shared prefix, and a duplicate prompt
+        List<long[]> prompts = List.of(new long[] {1, 17, 300, 42}, new long[] {1, 17, 5}, new long[] {1, 17, 300, 42},
+                new long[] {1, 17, 9, 8, 7, 6});
+        Llama llama = llama();
+        double[][] incremental = new double[TARGET.length][];
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new PerturbedScorer(llama.model(), 3, new Work(llama.model()), () -> {})
+                    .score(prompts, TARGET, m, (t, lp) -> incremental[t] = lp);
+        }
+        for (int i = 0; i < prompts.size(); i++) {
+            double[] direct = llama.score(prompts.get(i), TARGET);
+            for (int t = 0; t < TARGET.length; t++) {
+                assertThat(incremental[t][i]).as("prompt %d token %d", i, t).isCloseTo(direct[t], within(1e-4));
+            }
+        }
+    }
+
+    @Test
+    void templateMaskSharesAttributionsAndProductBaselinesAreSeeded() {
+        Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
+        LlamaTokenizer tok = llama.requireTokenizer();
+        List<String> names = List.of("name", "city", "state");
+        Baselines.Product product = new Baselines.Product(3, List.of(
+                new Baselines.Product.Group(new int[] {0}, List.of(List.of("Sarah"), List.of("John"))),
+                new Baselines.Product.Group(new int[] {1, 2}, List.of(List.of("Seattle", "WA"), List.of("Boston", "MA")))));
+        TextFeatures features = new TextFeatures(List.of("Dave", "Palm Coast", "FL"), product, new int[] {0, 1, 1},
+                org.llmattrib.attribution.input.Templates.renderer("{name} lives in {city}, {state}.", names),
+                text -> tok.encodePrompt(text).ids());
+        assertThat(features.featureCount()).isEqualTo(2);
+        assertThat(features.text(new boolean[] {true, false}, new Random(3))).matches("Dave lives in (Seattle, WA|Boston, MA)\\.");
+        double[][] a = run(llama, features, new FeatureAblation(), 3, false);
+        double[][] b = run(llama, features, new FeatureAblation(), 3, false);
+        for (int t = 0; t < a.length; t++) {
+            assertThat(a[t][1]).isEqualTo(a[t][2]);
+            assertThat(a[t]).containsExactly(b[t]);
+        }
+    }
+
+    private static List<LayerGradientEngine.TokenAttribution> gradients(List<List<String>> groups, GradientMethod method) {
+        Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
+        LlamaTokenizer tok = llama.requireTokenizer();
+        LlamaTokenizer.Tokens promptTokens = tok.encodePrompt("Dave lives in Palm Coast, FL and is a lawyer.");
+        long[] prompt = promptTokens.ids();
+        TokenFeatures features = new TokenFeatures(prompt, promptTokens.tokens(), Set.of(128000L), 0);
+        long[] baseline = features.render(new boolean[features.featureCount()], null);
+        long[] target = tok.encodePlain(" He likes golf").ids();
+        List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baseline, target,
+                    groups, method, false, 40, 0, m, out::add);
+        }
+        return out;
+    }
+
+    @Test
+    void independentIntegratedGradientsAreCompleteForEveryLayerOfTheSeedSet() {
+        List<String> layers = llama3Layers();
+        List<List<String>> groups = layers.stream().map(List::of).toList();
+        for (LayerGradientEngine.TokenAttribution token : gradients(groups,
+                new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50))) {
+            for (String layer : layers) {
+                double[] check = token.checks().get(layer);
+                assertThat(Math.abs(check[2])).as("%s token %d: %s", layer, token.index(), java.util.Arrays.toString(check))
+                        .isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
+            }
+        }
+    }
+
+    @Test
+    void jointIntegratedGradientsAreCompleteOnlySummedOverLayers() {
+        List<LayerGradientEngine.TokenAttribution> tokens = gradients(List.of(llama3Layers()),
+                new LayerIntegratedGradients(IntegrationRule.RIEMANN_TRAPEZOID, 64));
+        for (LayerGradientEngine.TokenAttribution token : tokens) {
+            double[] check = token.checks().get("joint");
+            assertThat(Math.abs(check[2])).isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
+        }
+    }
+
+    @Test
+    void gradientTimesActivationIsActivationTimesGradient() {
+        List<LayerGradientEngine.TokenAttribution> tokens = gradients(List.of(List.of("model.embed_tokens")),
+                new LayerGradientXActivation());
+        assertThat(tokens).isNotEmpty();
+        assertThat(tokens.get(0).checks()).isEmpty();
+        assertThat(tokens.get(1).positionSums().get("model.embed_tokens")).hasSize(tokens.get(0)
+                .positionSums().get("model.embed_tokens").length + 1);
+    }
+
+    private static List<String> llama3Layers() {
+        var model = TestModels.tinyLlama3(DataType.FLOAT32).model();
+        List<String> layers = new ArrayList<>(model.resolveTaps("model.embed_tokens"));
+        for (String glob : List.of("model.layers.*.self_attn.q_proj", "model.layers.*.self_attn.k_proj",
+                "model.layers.*.self_attn.v_proj", "model.layers.*.mlp")) {
+            layers.addAll(model.resolveTaps(glob));
+        }
+        return layers;
+    }
+}
