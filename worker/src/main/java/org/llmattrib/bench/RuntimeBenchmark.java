@@ -1,0 +1,100 @@
+package org.llmattrib.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.io.PrintStream;
+import org.llmattrib.llama.KvCache;
+import org.llmattrib.llama.LlamaModel;
+import org.llmattrib.llama.Taps;
+
+/**
+ * Forward throughput of a Llama-3.2-1B-shaped model with random weights, beside the machine's
+ * float32 matmul rate: what fraction of the hardware the forward uses.
+ */
+public final class RuntimeBenchmark {
+    private RuntimeBenchmark() {}
+
+    public static void run(int layers, int repeats, PrintStream out) {
+        try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1)) {
+            double peak = matmulGflops(model.manager(), repeats);
+            out.printf("float32 matmul [512x2048]x[2048x8192]: %.1f GFLOP/s%n", peak);
+            out.printf("model: Llama-3.2-1B shape, %d layers, %.2fB parameters, random weights%n", layers,
+                    model.config().parameterCount() / 1e9);
+            out.printf("%-34s %10s %12s %10s %8s%n", "case", "seconds", "tokens/s", "GFLOP/s", "of peak");
+            prefill(model, 1, 32, repeats, peak, out);
+            prefill(model, 16, 32, repeats, peak, out);
+            decode(model, 1, 32, 16, peak, out);
+            decode(model, 16, 32, 16, peak, out);
+        }
+    }
+
+    private static double matmulGflops(NDManager parent, int repeats) {
+        try (NDManager m = parent.newSubManager()) {
+            NDArray a = m.randomNormal(new Shape(512, 2048));
+            NDArray b = m.randomNormal(new Shape(2048, 8192));
+            a.matMul(b).close();
+            long start = System.nanoTime();
+            for (int i = 0; i < repeats * 3; i++) {
+                a.matMul(b).close();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            return repeats * 3 * 2.0 * 512 * 2048 * 8192 / seconds / 1e9;
+        }
+    }
+
+    /** Full forward over batch x length tokens, LM head at each row's last position. */
+    private static void prefill(LlamaModel model, int batch, int length, int repeats, double peak, PrintStream out) {
+        double seconds = Double.MAX_VALUE;
+        for (int r = 0; r <= repeats; r++) {
+            try (NDManager m = model.manager().newSubManager()) {
+                NDArray ids = m.randomInteger(0, model.config().vocabSize(), new Shape(batch, length), DataType.INT64);
+                long start = System.nanoTime();
+                NDArray hidden = model.forward(ids, m.ones(ids.getShape(), DataType.INT64), Taps.NONE, null);
+                model.logitsAt(hidden, lastPositions(batch, length)).toFloatArray();
+                if (r > 0) {
+                    seconds = Math.min(seconds, (System.nanoTime() - start) / 1e9);
+                }
+            }
+        }
+        long flops = model.forwardFlops((long) batch * length, (length + 1) / 2, batch);
+        report(out, String.format("prefill batch %d x %d tokens", batch, length), seconds, batch * length, flops, peak);
+    }
+
+    /** Greedy-style decode steps of one token per row after a prompt of {@code context} tokens. */
+    private static void decode(LlamaModel model, int batch, int context, int steps, double peak, PrintStream out) {
+        try (NDManager m = model.manager().newSubManager()) {
+            KvCache cache = new KvCache(model.config().numLayers());
+            NDArray ids = m.randomInteger(0, model.config().vocabSize(), new Shape(batch, context), DataType.INT64);
+            model.forward(ids, m.ones(ids.getShape(), DataType.INT64), Taps.NONE, cache);
+            long start = System.nanoTime();
+            long flops = 0;
+            for (int s = 0; s < steps; s++) {
+                try (NDManager step = m.newSubManager()) {
+                    NDArray next = step.randomInteger(0, model.config().vocabSize(), new Shape(batch, 1), DataType.INT64);
+                    NDArray hidden = model.forward(next, step.ones(next.getShape(), DataType.INT64), Taps.NONE, cache);
+                    cache.attach(m);
+                    model.logitsAt(hidden, lastPositions(batch, 1)).toFloatArray();
+                }
+                flops += model.forwardFlops(batch, context + s + 1, batch);
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            report(out, String.format("decode batch %d, %d steps after %d", batch, steps, context), seconds,
+                    batch * steps, flops, peak);
+        }
+    }
+
+    private static long[] lastPositions(int batch, int length) {
+        long[] p = new long[batch];
+        for (int b = 0; b < batch; b++) {
+            p[b] = (long) b * length + length - 1;
+        }
+        return p;
+    }
+
+    private static void report(PrintStream out, String name, double seconds, long tokens, long flops, double peak) {
+        double gflops = flops / seconds / 1e9;
+        out.printf("%-34s %10.3f %12.1f %10.1f %7.0f%%%n", name, seconds, tokens / seconds, gflops, 100 * gflops / peak);
+    }
+}
