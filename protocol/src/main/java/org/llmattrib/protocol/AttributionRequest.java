@@ -1,0 +1,57 @@
+package org.llmattrib.protocol;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
+/**
+ * An attribution job (schema {@code attribution-request/v1}, topic {@code attribution.requests},
+ * key = job id). Optional fields are null when absent; the accessors named {@code ...OrDefault}
+ * apply the documented defaults.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record AttributionRequest(
+        String schema,
+        String jobId,
+        String model,
+        InputSpec input,
+        String target,
+        List<Long> targetIds,
+        Generation generation,
+        MethodSpec method,
+        List<String> layers,
+        String multiLayer,
+        String attrTarget,
+        Integer numTrials,
+        String reduce,
+        String deadline) {
+
+    public static final String SCHEMA = "attribution-request/v1";
+
+    /** Greedy generation of the target when neither {@code target} nor {@code target_ids} is given. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Generation(Integer maxNewTokens) {
+        public int maxNewTokensOrDefault() {
+            return maxNewTokens == null ? 25 : maxNewTokens;
+        }
+    }
+
+    public String multiLayerOrDefault() {
+        return multiLayer == null ? "independent" : multiLayer;
+    }
+
+    public String attrTargetOrDefault() {
+        return attrTarget == null ? "log_prob" : attrTarget;
+    }
+
+    public int numTrialsOrDefault() {
+        return numTrials == null ? 1 : numTrials;
+    }
+
+    public String reduceOrDefault() {
+        return reduce == null ? "sum" : reduce;
+    }
+
+    public int maxNewTokensOrDefault() {
+        return generation == null ? 25 : generation.maxNewTokensOrDefault();
+    }
+}

@@ -1,0 +1,81 @@
+package org.llmattrib.protocol;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The interpretable features of the prompt, by {@code type}. */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+    @JsonSubTypes.Type(value = InputSpec.Tokens.class, name = "tokens"),
+    @JsonSubTypes.Type(value = InputSpec.Template.class, name = "template"),
+    @JsonSubTypes.Type(value = InputSpec.Segments.class, name = "segments")
+})
+public sealed interface InputSpec {
+
+    /**
+     * Every prompt token is a feature (Captum's TextTokenInput).
+     *
+     * @param skipTokens token ids (numbers) or token strings kept as they are, without attribution;
+     *     default: BOS
+     * @param baselineTokenId replaces absent tokens; default 0
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Tokens(String text, List<JsonNode> skipTokens, Long baselineTokenId) implements InputSpec {
+        public long baselineTokenIdOrDefault() {
+            return baselineTokenId == null ? 0 : baselineTokenId;
+        }
+    }
+
+    /**
+     * Template slots as features (Captum's TextTemplateInput).
+     *
+     * @param values an array (for {@code {}} slots) or an object (for {@code {name}} slots) of strings
+     * @param baselines like values, or {@code {"product": {"key" or "k1,k2": [alternatives]}}}
+     *     (Captum's ProductBaselines); default: the empty string
+     * @param mask like values, of integers: values with the same number form one feature
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Template(String template, JsonNode values, JsonNode baselines, JsonNode mask) implements InputSpec {
+        /** Value names in order: the object's keys, or empty for an array. */
+        public List<String> valueNames() {
+            List<String> names = new ArrayList<>();
+            if (values.isObject()) {
+                values.fieldNames().forEachRemaining(names::add);
+            }
+            return names;
+        }
+
+        public List<String> valueList() {
+            List<String> out = new ArrayList<>();
+            values.forEach(v -> out.add(v.asText()));
+            return out;
+        }
+    }
+
+    /**
+     * Few-shot examples as features: the declarative form of the seed notebook's prompt function.
+     * Rendered as {@code before + (prefix + present segments joined by separator + suffix, when any
+     * segment is present) + after}.
+     *
+     * @param baselines replacements of absent segments; default "" (the segment disappears)
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Segments(String before, String prefix, List<String> segments, String separator, String suffix,
+            String after, List<String> baselines) implements InputSpec {
+
+        public String render(List<String> current) {
+            List<String> present = current.stream().filter(s -> s != null && !s.isEmpty()).toList();
+            String middle = present.isEmpty() ? ""
+                    : orEmpty(prefix) + String.join(orEmpty(separator), present) + orEmpty(suffix);
+            return orEmpty(before) + middle + orEmpty(after);
+        }
+
+        private static String orEmpty(String s) {
+            return s == null ? "" : s;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package org.llmattrib.protocol;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.networknt.schema.Error;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SpecificationVersion;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/** Topic names, the JSON mapping of every message, and request validation against the JSON Schema. */
+public final class Protocol {
+    public static final String REQUESTS_TOPIC = "attribution.requests";
+    public static final String RESULTS_TOPIC = "attribution.results";
+    public static final String CONTROL_TOPIC = "attribution.control";
+    public static final String DEAD_LETTER_TOPIC = "attribution.requests.dlq";
+
+    /** snake_case JSON, unknown properties rejected, absent fields omitted. */
+    public static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true)
+            .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true);
+
+    private static final Schema REQUEST_SCHEMA = schema("attribution-request-v1.schema.json");
+    private static final Schema CONTROL_SCHEMA = schema("attribution-control-v1.schema.json");
+
+    private Protocol() {}
+
+    private static Schema schema(String file) {
+        try (InputStream in = Protocol.class.getResourceAsStream("/schemas/" + file)) {
+            return SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12).getSchema(JSON.readTree(in));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Parses and validates a request; every problem is a {@link ProtocolException} naming the field. */
+    public static AttributionRequest decodeRequest(byte[] json) {
+        JsonNode node = parse(json);
+        String jobId = node.path("job_id").isTextual() ? node.path("job_id").asText() : null;
+        JsonNode schema = node.path("schema");
+        if (!AttributionRequest.SCHEMA.equals(schema.asText(null))) {
+            throw new ProtocolException("unsupported_schema", "schema", jobId, schema.isMissingNode()
+                    ? "the request has no 'schema' field; expected \"" + AttributionRequest.SCHEMA + "\""
+                    : "schema " + schema + " is not supported; this worker speaks \"" + AttributionRequest.SCHEMA + "\"");
+        }
+        validate(REQUEST_SCHEMA, node, jobId);
+        return map(node, AttributionRequest.class, jobId);
+    }
+
+    public static Control decodeControl(byte[] json) {
+        JsonNode node = parse(json);
+        validate(CONTROL_SCHEMA, node, null);
+        return map(node, Control.class, null);
+    }
+
+    public static AttributionEvent decodeEvent(byte[] json) {
+        return map(parse(json), AttributionEvent.class, null);
+    }
+
+    public static byte[] encode(Object message) {
+        try {
+            return JSON.writeValueAsBytes(message);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot encode " + message, e);
+        }
+    }
+
+    public static String toJson(Object message) {
+        return new String(encode(message), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static JsonNode parse(byte[] json) {
+        try {
+            JsonNode node = JSON.readTree(json);
+            if (node == null || !node.isObject()) {
+                throw new ProtocolException("malformed_json", null, null, "the message is not a JSON object");
+            }
+            return node;
+        } catch (JsonProcessingException e) {
+            throw new ProtocolException("malformed_json", null, null, "the message is not valid JSON: "
+                    + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void validate(Schema schema, JsonNode node, String jobId) {
+        List<Error> errors = schema.validate(node);
+        if (errors.isEmpty()) {
+            return;
+        }
+        // the deepest error names the field most precisely
+        Error first = errors.stream().max(Comparator.comparingInt(e -> fieldOf(e).length())).orElseThrow();
+        String field = fieldOf(first);
+        String all = errors.stream().map(e -> fieldOf(e) + ": " + detail(e)).distinct().collect(Collectors.joining("; "));
+        throw new ProtocolException("invalid_request", field, jobId, "invalid request: " + all);
+    }
+
+    /** JSON path of the error's field, without the leading "$.", including a missing or unknown property. */
+    private static String fieldOf(Error e) {
+        String path = e.getInstanceLocation().toString().replaceFirst("^\\$\\.?", "");
+        if (e.getProperty() != null) {
+            path = path.isEmpty() ? e.getProperty() : path + "." + e.getProperty();
+        }
+        return path;
+    }
+
+    private static String detail(Error e) {
+        String m = e.getMessage();
+        int colon = m.indexOf(": ");
+        return m.startsWith("$") && colon > 0 ? m.substring(colon + 2) : m;
+    }
+
+    private static <T> T map(JsonNode node, Class<T> type, String jobId) {
+        try {
+            return JSON.treeToValue(node, type);
+        } catch (JsonMappingException e) {
+            String field = e.getPath().stream()
+                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .collect(Collectors.joining(".")).replace(".[", "[");
+            throw new ProtocolException("invalid_request", field, jobId, "invalid " + type.getSimpleName() + ": "
+                    + e.getOriginalMessage());
+        } catch (JsonProcessingException e) {
+            throw new ProtocolException("malformed_json", null, jobId, e.getOriginalMessage());
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package org.llmattrib.protocol;
+
+/**
+ * A message that does not follow the protocol.
+ *
+ * @see #code() malformed_json, unsupported_schema or invalid_request
+ */
+public class ProtocolException extends RuntimeException {
+    private final String code;
+    private final String field;
+    private final String jobId;
+
+    public ProtocolException(String code, String field, String jobId, String message) {
+        super(message);
+        this.code = code;
+        this.field = field;
+        this.jobId = jobId;
+    }
+
+    public String code() {
+        return code;
+    }
+
+    /** JSON path of the offending field (like "method.n_steps"), or null. */
+    public String field() {
+        return field;
+    }
+
+    /** The job id when it could be read from the message, else null. */
+    public String jobId() {
+        return jobId;
+    }
+}

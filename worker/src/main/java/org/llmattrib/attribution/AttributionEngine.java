@@ -1,0 +1,150 @@
+package org.llmattrib.attribution;
+
+import ai.djl.ndarray.NDManager;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.llmattrib.attribution.gradient.LayerGradientEngine;
+import org.llmattrib.attribution.input.TokenFeatures;
+import org.llmattrib.attribution.perturbation.PerturbationRunner;
+import org.llmattrib.attribution.perturbation.PerturbedScorer;
+import org.llmattrib.llama.Llama;
+
+/**
+ * Runs one {@link Job} on the resident model and reports each target token's attributions as soon
+ * as they are final. The meaning is Captum's LLMAttribution / LLMGradientAttribution; see
+ * docs/attribution.md.
+ */
+public final class AttributionEngine {
+    private final Llama llama;
+    private final ResultStore resultStore;
+
+    /** @param resultStore where unreduced tensors go; null when the worker has none */
+    public AttributionEngine(Llama llama, ResultStore resultStore) {
+        this.llama = llama;
+        this.resultStore = resultStore;
+    }
+
+    public Llama llama() {
+        return llama;
+    }
+
+    /**
+     * @param checkpoint called between model steps; throws to stop the job
+     * @throws RequestException when the job cannot run as asked
+     */
+    public void run(Job job, JobListener listener, Runnable checkpoint) {
+        long start = System.nanoTime();
+        if (job.reduce() == Job.Reduce.NONE && resultStore == null) {
+            throw RequestException.invalid("reduce", "reduce 'none' needs a result store for the unreduced tensors;"
+                    + " this worker has none (start it with --result-store)");
+        }
+        listener.accepted(job.features().valueTexts(), job.target() == null ? null : tokenTexts(job.target()));
+        long[] target = job.target() != null ? job.target()
+                : llama.generate(job.features().fullPrompt(), job.maxNewTokens(), true);
+        if (target.length == 0) {
+            throw RequestException.invalid("target", "the target is empty: nothing to attribute");
+        }
+        Work work = new Work(llama.model());
+        long[] firstTokenNanos = {0};
+        JobListener timed = new JobListener() {
+            @Override
+            public void accepted(List<String> features, List<String> targetTokens) {
+                listener.accepted(features, targetTokens);
+            }
+
+            @Override
+            public void token(TokenResult token) {
+                if (token.index() == 0) {
+                    firstTokenNanos[0] = System.nanoTime() - start;
+                }
+                listener.token(token);
+            }
+
+            @Override
+            public void completed(Completion completion) {
+                listener.completed(completion);
+            }
+        };
+        Result result;
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            result = job.method() instanceof Job.Perturbation p
+                    ? perturbation(job, p, target, work, checkpoint, m, timed)
+                    : gradient(job, (Job.Gradient) job.method(), target, work, checkpoint, m, timed);
+        }
+        Map<String, Double> timings = new LinkedHashMap<>();
+        timings.put("first_token_ms", firstTokenNanos[0] / 1e6);
+        timings.put("total_ms", (System.nanoTime() - start) / 1e6);
+        listener.completed(new JobListener.Completion(result.seqAttr(), tokenTexts(target), target,
+                result.layersSeqAttr(), timings, work.toMap()));
+    }
+
+    private record Result(double[] seqAttr, Map<String, double[]> layersSeqAttr) {}
+
+    private Result perturbation(Job job, Job.Perturbation p, long[] target, Work work, Runnable checkpoint,
+            NDManager m, JobListener listener) {
+        PerturbationRunner runner = new PerturbationRunner(new PerturbedScorer(llama.model(), job.batchRows(), work,
+                checkpoint));
+        double[] seq = runner.run(job.features(), target, p.method(), job.trials(), job.prob(), new Random(job.seed()),
+                m, t -> listener.token(new JobListener.TokenResult(t.index(), target[t.index()],
+                        tokenText(target[t.index()]), t.logProb(), t.attr(), null, null, null)));
+        return new Result(seq, null);
+    }
+
+    private Result gradient(Job job, Job.Gradient g, long[] target, Work work, Runnable checkpoint, NDManager m,
+            JobListener listener) {
+        if (!(job.features() instanceof TokenFeatures tokens)) {
+            throw RequestException.invalid("input.type", "gradient methods attribute to prompt tokens: use input type"
+                    + " 'tokens' (Captum's LLMGradientAttribution supports TextTokenInput only)");
+        }
+        long[] prompt = tokens.fullPrompt();
+        long[] baseline = tokens.render(new boolean[tokens.featureCount()], null);
+        List<List<String>> groups = job.joint() ? List.of(job.layers()) : job.layers().stream().map(List::of).toList();
+        int[] positions = tokens.positions();
+        Map<String, double[]> layersSeq = new LinkedHashMap<>();
+        job.layers().forEach(l -> layersSeq.put(l, new double[positions.length]));
+        new LayerGradientEngine(llama.model(), work, checkpoint).run(prompt, baseline, target, groups, g.method(),
+                job.prob(), job.batchRows(), job.seed(), m, r -> {
+                    Map<String, double[]> rows = new LinkedHashMap<>();
+                    Map<String, String> tensors = job.reduce() == Job.Reduce.NONE ? new LinkedHashMap<>() : null;
+                    for (String layer : job.layers()) {
+                        double[] perPosition = (job.reduce() == Job.Reduce.L2 ? r.positionNorms() : r.positionSums())
+                                .get(layer);
+                        double[] row = new double[positions.length];
+                        for (int f = 0; f < positions.length; f++) {
+                            row[f] = perPosition[positions[f]];
+                            layersSeq.get(layer)[f] += row[f];
+                        }
+                        rows.put(layer, row);
+                        if (tensors != null) {
+                            tensors.put(layer, resultStore.write(job.jobId(), r.index(), layer, r.unreduced().get(layer)));
+                        }
+                    }
+                    Map<String, JobListener.IgCheck> ig = null;
+                    if (!r.checks().isEmpty()) {
+                        ig = new LinkedHashMap<>();
+                        for (Map.Entry<String, double[]> c : r.checks().entrySet()) {
+                            ig.put(c.getKey(), new JobListener.IgCheck(c.getValue()[0], c.getValue()[1], c.getValue()[2]));
+                        }
+                    }
+                    double logProb = job.prob() ? Math.log(r.fInput()) : r.fInput();
+                    listener.token(new JobListener.TokenResult(r.index(), target[r.index()], tokenText(target[r.index()]),
+                            logProb, rows.get(job.layers().get(0)), rows, ig, tensors));
+                });
+        return new Result(layersSeq.get(job.layers().get(0)), layersSeq);
+    }
+
+    private List<String> tokenTexts(long[] ids) {
+        List<String> out = new ArrayList<>();
+        for (long id : ids) {
+            out.add(tokenText(id));
+        }
+        return out;
+    }
+
+    private String tokenText(long id) {
+        return llama.tokenizer().map(t -> t.tokenText(id)).orElse("#" + id);
+    }
+}

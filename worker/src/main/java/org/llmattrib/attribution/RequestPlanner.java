@@ -1,0 +1,303 @@
+package org.llmattrib.attribution;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+import org.llmattrib.attribution.gradient.IntegrationRule;
+import org.llmattrib.attribution.gradient.LayerGradientShap;
+import org.llmattrib.attribution.gradient.LayerGradientXActivation;
+import org.llmattrib.attribution.gradient.LayerIntegratedGradients;
+import org.llmattrib.attribution.input.Baselines;
+import org.llmattrib.attribution.input.PromptFeatures;
+import org.llmattrib.attribution.input.TextFeatures;
+import org.llmattrib.attribution.input.TokenFeatures;
+import org.llmattrib.attribution.input.Templates;
+import org.llmattrib.attribution.perturbation.FeatureAblation;
+import org.llmattrib.attribution.perturbation.LinearSurrogate;
+import org.llmattrib.attribution.perturbation.ShapleyValueSampling;
+import org.llmattrib.attribution.perturbation.ShapleyValues;
+import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.LlamaTokenizer;
+import org.llmattrib.protocol.AttributionRequest;
+import org.llmattrib.protocol.InputSpec;
+import org.llmattrib.protocol.MethodSpec;
+
+/** Resolves a protocol request against the loaded model into a {@link Job}, or says which field is wrong. */
+public final class RequestPlanner {
+    private final Llama llama;
+    private final int maxPromptTokens;
+
+    public RequestPlanner(Llama llama, int maxPromptTokens) {
+        this.llama = llama;
+        this.maxPromptTokens = maxPromptTokens;
+    }
+
+    public Job plan(AttributionRequest r) {
+        PromptFeatures features = features(r.input());
+        long[] prompt = features.fullPrompt();
+        if (prompt.length > maxPromptTokens) {
+            throw RequestException.invalid("input", "the prompt has " + prompt.length + " tokens, above this worker's"
+                    + " limit of " + maxPromptTokens);
+        }
+        if (features.featureCount() == 0) {
+            throw RequestException.invalid("input", "the prompt has no features to attribute to");
+        }
+        Job.Method method = method(r.method());
+        boolean gradient = method instanceof Job.Gradient;
+        if (r.layers() != null && !gradient) {
+            throw RequestException.invalid("layers", "layers apply to gradient methods only, not to " + r.method().name());
+        }
+        List<String> layers = gradient ? layers(r.layers() == null ? List.of("model.embed_tokens") : r.layers()) : List.of();
+        MethodSpec m = r.method();
+        Integer rows = gradient ? m.internalBatchSize() : m.perturbationsPerEval();
+        return new Job(r.jobId(), features, target(r), r.maxNewTokensOrDefault(), method, layers,
+                r.multiLayerOrDefault().equals("joint"), r.attrTargetOrDefault().equals("prob"), r.numTrialsOrDefault(),
+                Job.Reduce.valueOf(r.reduceOrDefault().toUpperCase(java.util.Locale.ROOT)), m.seedOrDefault(),
+                rows == null ? 32 : rows, deadline(r.deadline()));
+    }
+
+    private LlamaTokenizer tokenizer(String field) {
+        return llama.tokenizer().orElseThrow(() -> RequestException.invalid(field, "the model directory "
+                + llama.directory() + " has no tokenizer.json, so text cannot be tokenized; give target_ids and"
+                + " a model with a tokenizer"));
+    }
+
+    private PromptFeatures features(InputSpec input) {
+        if (input instanceof InputSpec.Tokens t) {
+            return tokenFeatures(t);
+        }
+        Function<String, long[]> tokenize = text -> tokenizer("input").encodePrompt(text).ids();
+        if (input instanceof InputSpec.Segments s) {
+            List<String> baselines = s.baselines() == null ? java.util.Collections.nCopies(s.segments().size(), "")
+                    : s.baselines();
+            if (baselines.size() != s.segments().size()) {
+                throw RequestException.invalid("input.baselines", "has " + baselines.size() + " entries for "
+                        + s.segments().size() + " segments");
+            }
+            int[] identity = java.util.stream.IntStream.range(0, s.segments().size()).toArray();
+            return new TextFeatures(s.segments(), new Baselines.Fixed(baselines), identity, s::render, tokenize);
+        }
+        return templateFeatures((InputSpec.Template) input, tokenize);
+    }
+
+    private TokenFeatures tokenFeatures(InputSpec.Tokens t) {
+        LlamaTokenizer tok = tokenizer("input.text");
+        LlamaTokenizer.Tokens prompt = tok.encodePrompt(t.text());
+        Set<Long> skip = new HashSet<>();
+        if (t.skipTokens() == null) {
+            skip.add((long) llama.model().config().bosTokenId());
+        } else {
+            for (int i = 0; i < t.skipTokens().size(); i++) {
+                JsonNode s = t.skipTokens().get(i);
+                if (s.isIntegralNumber()) {
+                    skip.add(s.asLong());
+                } else {
+                    long[] ids = tok.encodePlain(s.asText()).ids();
+                    if (ids.length != 1) {
+                        throw RequestException.invalid("input.skip_tokens[" + i + "]", "'" + s.asText()
+                                + "' is not a single token of this tokenizer");
+                    }
+                    skip.add(ids[0]);
+                }
+            }
+        }
+        String[] texts = Arrays.stream(prompt.ids()).mapToObj(tok::tokenText).toArray(String[]::new);
+        llama.model().checkIds(new long[] {t.baselineTokenIdOrDefault()});
+        return new TokenFeatures(prompt.ids(), texts, skip, t.baselineTokenIdOrDefault());
+    }
+
+    private TextFeatures templateFeatures(InputSpec.Template t, Function<String, long[]> tokenize) {
+        List<String> slots = Templates.slots(t.template());
+        List<String> names = t.valueNames();
+        List<String> values = t.valueList();
+        boolean named = t.values().isObject();
+        if (named) {
+            for (String slot : slots) {
+                if (slot.isEmpty()) {
+                    throw RequestException.invalid("input.template", "mixes {} with named slots; with values as an"
+                            + " object every slot needs a name");
+                }
+                if (!names.contains(slot)) {
+                    throw RequestException.invalid("input.values", "template slot {" + slot + "} has no value");
+                }
+            }
+        } else if (slots.stream().anyMatch(s -> !s.isEmpty()) || slots.size() != values.size()) {
+            throw RequestException.invalid("input.values", "the template has " + slots.size() + " slots "
+                    + slots + " but " + values.size() + " values are given as a list; use {} slots for a list");
+        }
+        return new TextFeatures(values, baselines(t.baselines(), names, values.size()), mask(t.mask(), names,
+                values.size()), Templates.renderer(t.template(), names), tokenize);
+    }
+
+    private static Baselines baselines(JsonNode node, List<String> names, int count) {
+        if (node == null) {
+            return new Baselines.Fixed(java.util.Collections.nCopies(count, ""));
+        }
+        if (node.has("product")) {
+            List<Baselines.Product.Group> groups = new ArrayList<>();
+            Set<Integer> covered = new TreeSet<>();
+            for (Map.Entry<String, JsonNode> e : iterable(node.get("product"))) {
+                String field = "input.baselines.product." + e.getKey();
+                String[] keys = e.getKey().split(",");
+                int[] indices = new int[keys.length];
+                for (int k = 0; k < keys.length; k++) {
+                    indices[k] = indexOf(keys[k].trim(), names, count, field);
+                    covered.add(indices[k]);
+                }
+                List<List<String>> alternatives = new ArrayList<>();
+                for (JsonNode alt : e.getValue()) {
+                    List<String> tuple = new ArrayList<>();
+                    if (alt.isArray()) {
+                        alt.forEach(v -> tuple.add(v.asText()));
+                    } else {
+                        tuple.add(alt.asText());
+                    }
+                    if (tuple.size() != keys.length) {
+                        throw RequestException.invalid(field, "alternative " + alt + " has " + tuple.size()
+                                + " values for " + keys.length + " keys");
+                    }
+                    alternatives.add(tuple);
+                }
+                groups.add(new Baselines.Product.Group(indices, alternatives));
+            }
+            if (covered.size() != count) {
+                throw RequestException.invalid("input.baselines.product", "every value needs baseline alternatives;"
+                        + " covered are " + covered.stream().map(i -> names.isEmpty() ? "#" + i : names.get(i)).toList());
+            }
+            return new Baselines.Product(count, groups);
+        }
+        return new Baselines.Fixed(perValue(node, names, count, "input.baselines", JsonNode::asText));
+    }
+
+    private static int[] mask(JsonNode node, List<String> names, int count) {
+        if (node == null) {
+            return java.util.stream.IntStream.range(0, count).toArray();
+        }
+        List<Integer> ids = perValue(node, names, count, "input.mask", JsonNode::asInt);
+        // features are numbered by sorted distinct mask id, as Captum's set() of small ints orders them
+        List<Integer> distinct = new ArrayList<>(new TreeSet<>(ids));
+        return ids.stream().mapToInt(distinct::indexOf).toArray();
+    }
+
+    /** One entry per value, from a list (in order) or an object (by value name). */
+    private static <T> List<T> perValue(JsonNode node, List<String> names, int count, String field,
+            Function<JsonNode, T> read) {
+        List<T> out = new ArrayList<>();
+        if (node.isArray()) {
+            if (node.size() != count) {
+                throw RequestException.invalid(field, "has " + node.size() + " entries for " + count + " values");
+            }
+            node.forEach(n -> out.add(read.apply(n)));
+            return out;
+        }
+        if (names.isEmpty()) {
+            throw RequestException.invalid(field, "must be a list when the values are a list");
+        }
+        for (Map.Entry<String, JsonNode> e : iterable(node)) {
+            if (!names.contains(e.getKey())) {
+                throw RequestException.invalid(field + "." + e.getKey(), "names '" + e.getKey()
+                        + "', which is not a value; values are " + names);
+            }
+        }
+        for (String name : names) {
+            if (!node.has(name)) {
+                throw RequestException.invalid(field, "has no entry for value '" + name + "'");
+            }
+            out.add(read.apply(node.get(name)));
+        }
+        return out;
+    }
+
+    private static int indexOf(String key, List<String> names, int count, String field) {
+        if (!names.isEmpty()) {
+            int i = names.indexOf(key);
+            if (i < 0) {
+                throw RequestException.invalid(field, "'" + key + "' is not a value; values are " + names);
+            }
+            return i;
+        }
+        try {
+            int i = Integer.parseInt(key);
+            if (i >= 0 && i < count) {
+                return i;
+            }
+        } catch (NumberFormatException e) {
+            // fall through
+        }
+        throw RequestException.invalid(field, "with values as a list, product keys are value positions 0.." + (count - 1));
+    }
+
+    private static Iterable<Map.Entry<String, JsonNode>> iterable(JsonNode node) {
+        return node::fields;
+    }
+
+    private long[] target(AttributionRequest r) {
+        if (r.targetIds() != null) {
+            long[] ids = r.targetIds().stream().mapToLong(Long::longValue).toArray();
+            try {
+                llama.model().checkIds(ids);
+            } catch (IllegalArgumentException e) {
+                throw RequestException.invalid("target_ids", e.getMessage());
+            }
+            return ids;
+        }
+        if (r.target() != null) {
+            long[] ids = tokenizer("target").encodePlain(r.target()).ids();
+            if (ids.length == 0) {
+                throw RequestException.invalid("target", "the target text is empty: nothing to attribute");
+            }
+            return ids;
+        }
+        return null;
+    }
+
+    private static Job.Method method(MethodSpec m) {
+        return switch (m.name()) {
+            case "feature_ablation" -> new Job.Perturbation(m.name(), new FeatureAblation());
+            case "shapley_values" -> new Job.Perturbation(m.name(), new ShapleyValues(m.maxFeaturesOrDefault()));
+            case "shapley_value_sampling" -> new Job.Perturbation(m.name(), new ShapleyValueSampling(m.nSamplesOrDefault()));
+            case "kernel_shap" -> new Job.Perturbation(m.name(), LinearSurrogate.kernelShap(m.nSamplesOrDefault()));
+            case "lime" -> new Job.Perturbation(m.name(), LinearSurrogate.lime(m.nSamplesOrDefault()));
+            case "layer_integrated_gradients" -> new Job.Gradient(m.name(), new LayerIntegratedGradients(
+                    IntegrationRule.parse(m.integrationOrDefault()), m.nStepsOrDefault()));
+            case "layer_gradient_x_activation" -> new Job.Gradient(m.name(), new LayerGradientXActivation());
+            case "layer_gradient_shap" -> new Job.Gradient(m.name(), new LayerGradientShap(m.nSamplesOrDefault(),
+                    m.stdevsOrDefault()));
+            default -> throw new RequestException("unknown_method", "method.name", "unknown method '" + m.name() + "'");
+        };
+    }
+
+    private List<String> layers(List<String> patterns) {
+        Set<String> out = new LinkedHashSet<>();
+        for (int i = 0; i < patterns.size(); i++) {
+            try {
+                out.addAll(llama.model().resolveTaps(patterns.get(i)));
+            } catch (IllegalArgumentException e) {
+                throw new RequestException("unknown_layer", "layers[" + i + "]", e.getMessage());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static Instant deadline(String deadline) {
+        if (deadline == null) {
+            return null;
+        }
+        try {
+            return Instant.parse(deadline);
+        } catch (DateTimeParseException e) {
+            throw RequestException.invalid("deadline", "'" + deadline + "' is not an ISO-8601 instant like"
+                    + " 2026-11-28T10:00:00Z");
+        }
+    }
+
+}

@@ -1,0 +1,41 @@
+package org.llmattrib.service;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+import java.util.function.BooleanSupplier;
+
+/** Prometheus metrics and liveness/readiness on one HTTP port; nothing here blocks the event loop. */
+public final class HealthVerticle extends VerticleBase {
+    private final int port;
+    private final PrometheusMeterRegistry registry;
+    private final BooleanSupplier ready;
+    private HttpServer server;
+
+    public HealthVerticle(int port, PrometheusMeterRegistry registry, BooleanSupplier ready) {
+        this.port = port;
+        this.registry = registry;
+        this.ready = ready;
+    }
+
+    @Override
+    public Future<?> start() {
+        Router router = Router.router(vertx);
+        router.get("/health/live").handler(ctx -> ctx.response().end("ok\n"));
+        router.get("/health/ready").handler(ctx -> {
+            boolean isReady = ready.getAsBoolean();
+            ctx.response().setStatusCode(isReady ? 200 : 503).end(isReady ? "ready\n" : "loading\n");
+        });
+        router.get("/metrics").handler(ctx -> ctx.response()
+                .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                .end(registry.scrape()));
+        return vertx.createHttpServer().requestHandler(router).listen(port).onSuccess(s -> server = s);
+    }
+
+    /** The port actually bound (useful when started on port 0). */
+    public int actualPort() {
+        return server.actualPort();
+    }
+}

@@ -1,0 +1,215 @@
+package org.llmattrib.service;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The request consumer of one worker: keeps polling (so the group never evicts it during a long
+ * job), runs one record at a time on the job thread, and pauses exactly the partitions that have a
+ * record running or waiting, so records are started in offset order and offsets only move forward.
+ * A record's offset is committed after its handler returns, i.e. after its final event was
+ * acknowledged by the broker: at-least-once end to end.
+ *
+ * <p>KafkaConsumer is not thread-safe: everything touching it runs on the poll thread; the job
+ * thread hands commits back through a queue.
+ */
+public final class JobConsumer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
+
+    /** Runs one record to its end (final event acknowledged) unless {@code abandoned} becomes true. */
+    public interface RecordHandler {
+        void handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned);
+    }
+
+    /** What the consumer reports to metrics. */
+    public interface Observer {
+        void queueWait(long millis);
+
+        void pausedPartitions(int count);
+
+        void ready();
+    }
+
+    private record InFlight(TopicPartition partition, long offset, AtomicBoolean abandoned) {}
+
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final String topic;
+    private final RecordHandler handler;
+    private final Observer observer;
+    private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
+    private final Thread pollThread;
+    private final Map<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> waiting = new HashMap<>();
+    private final ConcurrentLinkedQueue<Runnable> fromJobThread = new ConcurrentLinkedQueue<>();
+    private volatile boolean running = true;
+    private InFlight inFlight;
+
+    public JobConsumer(String bootstrap, String group, String instanceId, String topic, RecordHandler handler,
+            Observer observer, Map<String, Object> overrides) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        if (instanceId != null) {
+            p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instanceId);
+        }
+        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.putAll(overrides);
+        this.consumer = new KafkaConsumer<>(p);
+        this.topic = topic;
+        this.handler = handler;
+        this.observer = observer;
+        this.pollThread = new Thread(this::pollLoop, "attribution-poll");
+    }
+
+    public void start() {
+        pollThread.start();
+    }
+
+    private void pollLoop() {
+        try {
+            consumer.subscribe(List.of(topic), new Rebalance());
+            observer.ready();
+            while (running) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    waiting.computeIfAbsent(new TopicPartition(r.topic(), r.partition()), k -> new ArrayDeque<>()).add(r);
+                }
+                Runnable action;
+                while ((action = fromJobThread.poll()) != null) {
+                    action.run();
+                }
+                startNextJob();
+                updatePauses();
+            }
+        } catch (WakeupException e) {
+            // shutdown
+        } catch (RuntimeException e) {
+            LOG.error("request consumer stopped", e);
+        } finally {
+            abandonInFlight();
+            jobThread.shutdownNow();
+            consumer.close();
+        }
+    }
+
+    private void startNextJob() {
+        if (inFlight != null) {
+            return;
+        }
+        for (Map.Entry<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> e : waiting.entrySet()) {
+            ConsumerRecord<String, byte[]> record = e.getValue().poll();
+            if (record == null) {
+                continue;
+            }
+            InFlight job = new InFlight(e.getKey(), record.offset(), new AtomicBoolean());
+            inFlight = job;
+            observer.queueWait(Math.max(0, System.currentTimeMillis() - record.timestamp()));
+            jobThread.execute(() -> {
+                try {
+                    handler.handle(record, job.abandoned());
+                } catch (RuntimeException ex) {
+                    LOG.error("job at {}@{} failed outside the engine", job.partition(), job.offset(), ex);
+                }
+                fromJobThread.add(() -> finish(job));
+            });
+            return;
+        }
+    }
+
+    /** On the poll thread: commit the finished record unless it was abandoned or its partition revoked. */
+    private void finish(InFlight job) {
+        if (inFlight == job) {
+            inFlight = null;
+        }
+        if (!job.abandoned().get() && consumer.assignment().contains(job.partition())) {
+            consumer.commitSync(Map.of(job.partition(), new OffsetAndMetadata(job.offset() + 1)));
+        }
+    }
+
+    /** Paused: partitions with a record running or waiting. Recomputed every poll, so rebalances cannot lose it. */
+    private void updatePauses() {
+        Set<TopicPartition> busy = new HashSet<>();
+        waiting.forEach((tp, q) -> {
+            if (!q.isEmpty()) {
+                busy.add(tp);
+            }
+        });
+        if (inFlight != null) {
+            busy.add(inFlight.partition());
+        }
+        Set<TopicPartition> assigned = consumer.assignment();
+        busy.retainAll(assigned);
+        Set<TopicPartition> resume = new HashSet<>(consumer.paused());
+        resume.removeAll(busy);
+        consumer.pause(busy);
+        consumer.resume(resume);
+        observer.pausedPartitions(busy.size());
+    }
+
+    private void abandonInFlight() {
+        if (inFlight != null) {
+            inFlight.abandoned().set(true);
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            partitions.forEach(waiting::remove);
+            if (inFlight != null && partitions.contains(inFlight.partition())) {
+                LOG.info("partition {} revoked while its job runs: abandoning it to the new owner", inFlight.partition());
+                abandonInFlight();
+            }
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            onPartitionsRevoked(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            LOG.info("assigned {}", partitions);
+        }
+    }
+
+    /** Stops polling, abandons the running job without committing it, leaves the group. */
+    @Override
+    public void close() {
+        running = false;
+        abandonInFlight();
+        consumer.wakeup();
+        try {
+            pollThread.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package org.llmattrib.service;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.llmattrib.attribution.AttributionEngine;
+import org.llmattrib.attribution.Job;
+import org.llmattrib.attribution.RequestException;
+import org.llmattrib.attribution.RequestPlanner;
+import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.AttributionRequest;
+import org.llmattrib.protocol.Protocol;
+import org.llmattrib.protocol.ProtocolException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request from bytes to events, the same for the Kafka worker and {@code attrib explain}: the
+ * last event is {@code completed} or {@code failed}, except when the job is abandoned (shutdown,
+ * partition revoked), which publishes nothing more so that the next owner reruns it.
+ */
+public final class JobRunner {
+    private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
+
+    /** How a job ended: completed, failed (with code) or abandoned. */
+    public record Outcome(String status, String code, int targetTokens) {}
+
+    /** Thrown at a checkpoint to stop a job between steps. */
+    static final class Stopped extends RuntimeException {
+        final String code;
+
+        Stopped(String code, String message) {
+            super(message, null, false, false);
+            this.code = code;
+        }
+    }
+
+    private final AttributionEngine engine;
+    private final RequestPlanner planner;
+    private final String workerId;
+
+    public JobRunner(AttributionEngine engine, RequestPlanner planner, String workerId) {
+        this.engine = engine;
+        this.planner = planner;
+        this.workerId = workerId;
+    }
+
+    /**
+     * Decodes and runs a request. A request that cannot be decoded throws {@link ProtocolException}
+     * (the caller dead-letters it, and reports it under its job id when that could be read).
+     *
+     * @param cancelled polled between steps: the client cancelled the job
+     * @param abandoned polled between steps: stop without publishing anything more
+     */
+    public Outcome run(byte[] json, Map<String, Double> extraTimings, BooleanSupplier cancelled,
+            BooleanSupplier abandoned, Consumer<AttributionEvent> sink) {
+        AttributionRequest request = Protocol.decodeRequest(json);
+        JobEvents events = new JobEvents(request.jobId(), workerId, engine.llama().directory().getFileName().toString(),
+                request.method().name(), extraTimings, sink);
+        try {
+            Job job = planner.plan(request);
+            Runnable checkpoint = () -> {
+                if (abandoned.getAsBoolean()) {
+                    throw new Stopped("abandoned", "abandoned");
+                }
+                if (cancelled.getAsBoolean()) {
+                    throw new Stopped("cancelled", "the job was cancelled by a control message");
+                }
+                if (job.deadline() != null && Instant.now().isAfter(job.deadline())) {
+                    throw new Stopped("deadline_exceeded", "the job passed its deadline " + job.deadline());
+                }
+            };
+            checkpoint.run();
+            engine.run(job, events, checkpoint);
+            return new Outcome("completed", "none", events.tokenCount());
+        } catch (Stopped s) {
+            if (s.code.equals("abandoned")) {
+                return new Outcome("abandoned", "none", events.tokenCount());
+            }
+            events.failed(s.code, s.getMessage(), s.code.equals("deadline_exceeded") ? "deadline" : null);
+            return new Outcome("failed", s.code, events.tokenCount());
+        } catch (RequestException e) {
+            events.failed(e.code(), e.getMessage(), e.field());
+            return new Outcome("failed", e.code(), events.tokenCount());
+        } catch (RuntimeException e) {
+            LOG.error("job {} failed", request.jobId(), e);
+            events.failed("internal", e.getClass().getSimpleName() + ": " + e.getMessage(), null);
+            return new Outcome("failed", "internal", events.tokenCount());
+        }
+    }
+
+    /** Failed event for a request that could not be decoded but whose job id is known. */
+    public static AttributionEvent.Failed undecodable(ProtocolException e) {
+        return new AttributionEvent.Failed(AttributionEvent.SCHEMA, e.jobId(), 0, e.code(), e.getMessage(), e.field());
+    }
+}

@@ -1,0 +1,59 @@
+package org.llmattrib.service;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** The worker's own meters, next to Vert.x's, in the Prometheus registry. */
+public final class WorkerMetrics implements JobConsumer.Observer {
+    private final MeterRegistry registry;
+    private final Timer jobSeconds;
+    private final Timer queueWait;
+    private final Counter tokens;
+    private final AtomicInteger paused = new AtomicInteger();
+    private final AtomicLong lastTokensPerSecondMilli = new AtomicLong();
+    private volatile boolean consumerReady;
+
+    public WorkerMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.jobSeconds = Timer.builder("attribution.job.duration").description("seconds per attribution job")
+                .register(registry);
+        this.queueWait = Timer.builder("attribution.queue.wait").description("time from request produced to job start")
+                .register(registry);
+        this.tokens = Counter.builder("attribution.tokens").description("target tokens attributed").register(registry);
+        registry.gauge("attribution.paused.partitions", paused);
+        registry.gauge("attribution.last.job.tokens.per.second", lastTokensPerSecondMilli, v -> v.get() / 1000.0);
+    }
+
+    /** One finished job: outcome is completed, failed or abandoned; code is the failure code or "none". */
+    public void job(String outcome, String code, Duration duration, int targetTokens) {
+        Counter.builder("attribution.jobs").tag("outcome", outcome).tag("code", code).register(registry).increment();
+        jobSeconds.record(duration);
+        tokens.increment(targetTokens);
+        if (targetTokens > 0 && !duration.isZero()) {
+            lastTokensPerSecondMilli.set(Math.round(1000.0 * targetTokens * 1e9 / duration.toNanos()));
+        }
+    }
+
+    @Override
+    public void queueWait(long millis) {
+        queueWait.record(Duration.ofMillis(millis));
+    }
+
+    @Override
+    public void pausedPartitions(int count) {
+        paused.set(count);
+    }
+
+    @Override
+    public void ready() {
+        consumerReady = true;
+    }
+
+    public boolean consumerReady() {
+        return consumerReady;
+    }
+}
