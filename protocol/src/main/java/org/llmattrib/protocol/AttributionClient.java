@@ -67,37 +67,63 @@ public final class AttributionClient implements AutoCloseable {
     }
 
     /**
-     * Feeds {@code onEvent} the events of {@code jobId}, each (job_id, seq) once and in seq order as
-     * published, reading the results topic from its start; returns the final event ({@code completed}
-     * or {@code failed}), or null after {@code timeout}.
+     * Feeds {@code onEvent} the events of {@code jobId}, each (job_id, seq) once, reading the results
+     * topic from its start; returns the final event ({@code completed} or {@code failed}), or null
+     * after {@code timeout}.
      */
     public AttributionEvent follow(String jobId, Duration timeout, Consumer<AttributionEvent> onEvent) {
+        try (KafkaConsumer<String, byte[]> consumer = resultsConsumer(timeout, true)) {
+            return await(consumer, jobId, timeout, onEvent);
+        }
+    }
+
+    /**
+     * Submits a request and follows its events from now on (earlier jobs with the same id are not
+     * replayed); returns the final event, or null after {@code timeout}.
+     */
+    public AttributionEvent submitAndFollow(String jobId, byte[] json, Duration timeout, Consumer<AttributionEvent> onEvent) {
+        try (KafkaConsumer<String, byte[]> consumer = resultsConsumer(timeout, false)) {
+            submitRaw(jobId, json).join();
+            return await(consumer, jobId, timeout, onEvent);
+        }
+    }
+
+    private KafkaConsumer<String, byte[]> resultsConsumer(Duration timeout, boolean fromStart) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p);
+        List<TopicPartition> partitions = new ArrayList<>();
+        consumer.partitionsFor(Protocol.RESULTS_TOPIC, timeout)
+                .forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
+        consumer.assign(partitions);
+        if (fromStart) {
+            consumer.seekToBeginning(partitions);
+        } else {
+            consumer.seekToEnd(partitions);
+            partitions.forEach(consumer::position); // resolve "end" now, before the request is sent
+        }
+        return consumer;
+    }
+
+    private static AttributionEvent await(KafkaConsumer<String, byte[]> consumer, String jobId, Duration timeout,
+            Consumer<AttributionEvent> onEvent) {
         Instant end = Instant.now().plus(timeout);
         Set<Long> seen = new HashSet<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            consumer.partitionsFor(Protocol.RESULTS_TOPIC, timeout)
-                    .forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            while (Instant.now().isBefore(end)) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (!jobId.equals(r.key())) {
-                        continue;
-                    }
-                    AttributionEvent event = Protocol.decodeEvent(r.value());
-                    if (!seen.add(event.seq())) {
-                        continue;
-                    }
-                    onEvent.accept(event);
-                    if (event instanceof AttributionEvent.Completed || event instanceof AttributionEvent.Failed) {
-                        return event;
-                    }
+        while (Instant.now().isBefore(end)) {
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                if (!jobId.equals(r.key())) {
+                    continue;
+                }
+                AttributionEvent event = Protocol.decodeEvent(r.value());
+                if (!seen.add(event.seq())) {
+                    continue;
+                }
+                onEvent.accept(event);
+                if (event instanceof AttributionEvent.Completed || event instanceof AttributionEvent.Failed) {
+                    return event;
                 }
             }
         }

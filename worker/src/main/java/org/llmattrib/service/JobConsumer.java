@@ -40,9 +40,12 @@ import org.slf4j.LoggerFactory;
 public final class JobConsumer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
 
-    /** Runs one record to its end (final event acknowledged) unless {@code abandoned} becomes true. */
+    /**
+     * Runs one record to its end unless {@code abandoned} becomes true; returns true when the record
+     * is done for good (its final event acknowledged) and its offset may be committed.
+     */
     public interface RecordHandler {
-        void handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned);
+        boolean handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned);
     }
 
     /** What the consumer reports to metrics. */
@@ -114,7 +117,13 @@ public final class JobConsumer implements AutoCloseable {
             LOG.error("request consumer stopped", e);
         } finally {
             abandonInFlight();
-            jobThread.shutdownNow();
+            jobThread.shutdown();
+            try {
+                // the job stops at its next checkpoint; the model must not be closed under it
+                jobThread.awaitTermination(5, java.util.concurrent.TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             consumer.close();
         }
     }
@@ -132,24 +141,36 @@ public final class JobConsumer implements AutoCloseable {
             inFlight = job;
             observer.queueWait(Math.max(0, System.currentTimeMillis() - record.timestamp()));
             jobThread.execute(() -> {
+                boolean done = false;
                 try {
-                    handler.handle(record, job.abandoned());
+                    done = handler.handle(record, job.abandoned());
                 } catch (RuntimeException ex) {
-                    LOG.error("job at {}@{} failed outside the engine", job.partition(), job.offset(), ex);
+                    LOG.error("job at {}@{} could not be finished; it will be redelivered", job.partition(),
+                            job.offset(), ex);
                 }
-                fromJobThread.add(() -> finish(job));
+                boolean commit = done;
+                fromJobThread.add(() -> finish(job, commit));
             });
             return;
         }
     }
 
-    /** On the poll thread: commit the finished record unless it was abandoned or its partition revoked. */
-    private void finish(InFlight job) {
+    /**
+     * On the poll thread: commit a finished record; a record that is not done (abandoned, revoked,
+     * final event not acknowledged) is sought back to, so this worker or the next owner runs it again.
+     */
+    private void finish(InFlight job, boolean done) {
         if (inFlight == job) {
             inFlight = null;
         }
-        if (!job.abandoned().get() && consumer.assignment().contains(job.partition())) {
+        if (!consumer.assignment().contains(job.partition())) {
+            return;
+        }
+        if (done && !job.abandoned().get()) {
             consumer.commitSync(Map.of(job.partition(), new OffsetAndMetadata(job.offset() + 1)));
+        } else if (running) {
+            waiting.remove(job.partition());
+            consumer.seek(job.partition(), job.offset());
         }
     }
 
@@ -207,7 +228,7 @@ public final class JobConsumer implements AutoCloseable {
         abandonInFlight();
         consumer.wakeup();
         try {
-            pollThread.join(30_000);
+            pollThread.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
