@@ -129,7 +129,7 @@ public final class TinyLlama {
     /** Weights with std 1/sqrt(fan-in), so activations keep a healthy scale through the layers. */
     private static Tensor gaussian(Random random, String name, String dtype, long rows, long cols) {
         float[] v = new float[Math.toIntExact(rows * cols)];
-        double std = name.contains("embed") ? 1.0 : 1.0 / Math.sqrt(cols);
+        double std = 1.0 / Math.sqrt(cols);
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) (random.nextGaussian() * std);
         }
