@@ -108,7 +108,17 @@ public final class Protocol {
 
     /** JSON path of the error's field, without the leading "$.", including a missing or unknown property. */
     private static String fieldOf(Error e) {
-        String path = e.getInstanceLocation().toString().replaceFirst("^\\$\\.?", "");
+        StringBuilder b = new StringBuilder();
+        var location = e.getInstanceLocation();
+        for (int i = 0; i < location.getNameCount(); i++) {
+            Object element = location.getElement(i);
+            if (element instanceof Integer index) {
+                b.append('[').append(index).append(']');
+            } else {
+                b.append(b.length() == 0 ? "" : ".").append(element);
+            }
+        }
+        String path = b.toString();
         if (e.getProperty() != null) {
             path = path.isEmpty() ? e.getProperty() : path + "." + e.getProperty();
         }
@@ -118,7 +128,7 @@ public final class Protocol {
     private static String detail(Error e) {
         String m = e.getMessage();
         int colon = m.indexOf(": ");
-        return m.startsWith("$") && colon > 0 ? m.substring(colon + 2) : m;
+        return (m.startsWith("$") || m.startsWith("/")) && colon > 0 ? m.substring(colon + 2) : m;
     }
 
     private static <T> T map(JsonNode node, Class<T> type, String jobId) {

@@ -1,16 +1,21 @@
 package org.llmattrib.cli;
 
 import java.util.concurrent.Callable;
+import org.llmattrib.bench.AttributionBenchmark;
 import org.llmattrib.bench.RuntimeBenchmark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** Benchmarks that print numbers (see BENCHMARKS.md for recorded runs). */
-@Command(name = "bench", description = "Run a benchmark: runtime (forward throughput).")
+@Command(name = "bench", description = "Run a benchmark: runtime (forward throughput), attribution (seed requests),"
+        + " kafka (what the Kafka path adds).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "runtime")
+    @Parameters(index = "0", description = "runtime, attribution or kafka")
     String which;
+
+    @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}")
+    java.nio.file.Path tokenizer;
 
     @Option(names = "--layers", defaultValue = "16", description = "decoder layers of the 1B-shaped model")
     int layers;
@@ -22,9 +27,24 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         switch (which) {
             case "runtime" -> RuntimeBenchmark.run(layers, repeats, System.out);
+            case "attribution" -> attribution();
+            case "kafka" -> org.llmattrib.bench.KafkaOverheadBenchmark.run(org.llmattrib.llama.TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
             default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
                     "unknown benchmark '" + which + "'");
         }
         return 0;
+    }
+
+    private void attribution() {
+        java.nio.file.Path small = org.llmattrib.llama.TinyLlama.demoCheckpoint(tokenizer);
+        System.out.println("== small: tiny random Llama (hidden 64, 2 layers, Llama 3 vocabulary) ==");
+        try (org.llmattrib.llama.Llama llama = org.llmattrib.llama.Llama.load(small, "cpu",
+                ai.djl.ndarray.types.DataType.FLOAT32)) {
+            AttributionBenchmark.run(llama, AttributionBenchmark.seedCases(), System.out);
+        }
+        System.out.printf("%n== large: Llama-3.2-1B shape (%d layers), random weights ==%n", layers);
+        try (org.llmattrib.llama.Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer)) {
+            AttributionBenchmark.run(llama, AttributionBenchmark.largeCases(), System.out);
+        }
     }
 }

@@ -3,7 +3,6 @@ package org.llmattrib.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -40,14 +39,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Path dir = model;
         if (dir == null) {
-            if (!Files.isRegularFile(tokenizer)) {
-                System.err.println("no tokenizer at " + tokenizer + ": run .ci/fetch-tokenizer first (the build does)");
-                return 2;
-            }
-            dir = Path.of(".cache", "demo-model");
-            if (!Files.isRegularFile(dir.resolve("config.json"))) {
-                TinyLlama.write(dir, TinyLlama.Spec.llama3Vocab(), tokenizer);
-            }
+            dir = TinyLlama.demoCheckpoint(tokenizer);
             System.out.println("""
                     ************************************************************************
                     * No --model given: using a tiny Llama-architecture checkpoint with    *

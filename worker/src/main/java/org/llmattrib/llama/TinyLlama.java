@@ -43,6 +43,19 @@ public final class TinyLlama {
 
     private record Tensor(String name, long[] shape, String dtype, float[] values) {}
 
+    /** The demo and benchmark checkpoint, {@code .cache/demo-model}, written on first use. */
+    public static Path demoCheckpoint(Path tokenizerJson) {
+        Path dir = Path.of(".cache", "demo-model");
+        if (!Files.isRegularFile(dir.resolve("config.json"))) {
+            if (!Files.isRegularFile(tokenizerJson)) {
+                throw new ModelLoadException("no tokenizer at " + tokenizerJson
+                        + ": run .ci/fetch-tokenizer first (the Maven build does)");
+            }
+            write(dir, Spec.llama3Vocab(), tokenizerJson);
+        }
+        return dir;
+    }
+
     private TinyLlama() {}
 
     /**
