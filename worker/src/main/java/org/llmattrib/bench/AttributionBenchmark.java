@@ -164,7 +164,7 @@ public final class AttributionBenchmark {
                             .add("model.layers.0.self_attn.k_proj").add("model.layers.0.self_attn.v_proj")
                             .add("model.layers.0.mlp");
                     ((ObjectNode) n.get("method")).put("n_steps", 4).put("internal_batch_size", 20);
-                }, "5 of the seed's 61 layers, n_steps 4, 1 token: cost ~ layers x steps x sum_t (L+t)"));
+                }, "5 of the example's 65 layers, n_steps 4, 1 token: cost ~ layers x steps x sum_t (L+t)"));
     }
 
     /** Llama-3.2-1B's shape with random weights and the real Llama 3 tokenizer. */
