@@ -52,6 +52,9 @@ public final class RequestPlanner {
             throw RequestException.invalid("input", "the prompt has no features to attribute to");
         }
         Job.Method method = method(r.method());
+        if (method instanceof Job.Perturbation p) {
+            p.method().check(features.featureCount());
+        }
         boolean gradient = method instanceof Job.Gradient;
         if (r.layers() != null && !gradient) {
             throw RequestException.invalid("layers", "layers apply to gradient methods only, not to " + r.method().name());

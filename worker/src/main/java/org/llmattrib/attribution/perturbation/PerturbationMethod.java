@@ -16,6 +16,9 @@ public interface PerturbationMethod {
     /** The coalitions for one trial and how to combine their outputs. */
     Plan plan(int features, Random random);
 
+    /** Refuses a feature count the method cannot handle, before any work is done. */
+    default void check(int features) {}
+
     /** Coalitions to evaluate and the attribution rule over their outputs (same order). */
     interface Plan {
         List<boolean[]> coalitions();

@@ -17,12 +17,17 @@ public final class ShapleyValues implements PerturbationMethod {
     }
 
     @Override
-    public Plan plan(int n, Random random) {
+    public void check(int n) {
         if (n > maxFeatures) {
             throw new RequestException("too_many_features", "method.max_features", "exact Shapley values need 2^"
                     + n + " forwards for " + n + " features, above method.max_features = " + maxFeatures
                     + "; group features with a mask, raise max_features, or use shapley_value_sampling");
         }
+    }
+
+    @Override
+    public Plan plan(int n, Random random) {
+        check(n);
         List<boolean[]> coalitions = new ArrayList<>(1 << n);
         for (int bits = 0; bits < (1 << n); bits++) {
             boolean[] m = new boolean[n];

@@ -1,0 +1,107 @@
+package org.llmattrib.attribution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.types.DataType;
+import java.nio.charset.StandardCharsets;
+import org.llmattrib.attribution.input.TextFeatures;
+import org.llmattrib.attribution.input.TokenFeatures;
+import org.llmattrib.llama.TestModels;
+import org.llmattrib.protocol.Protocol;
+import org.junit.jupiter.api.Test;
+
+/** Requests the engine refuses say which field is wrong; valid ones resolve to the right features. */
+class RequestPlannerTest {
+    private static Job plan(String json) {
+        return new RequestPlanner(TestModels.tinyLlama3(DataType.FLOAT32), 64)
+                .plan(Protocol.decodeRequest(json.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static String request(String input, String rest) {
+        return "{\"schema\": \"attribution-request/v1\", \"job_id\": \"p\", \"input\": " + input + ", " + rest + "}";
+    }
+
+    private static final String TOKENS = "{\"type\": \"tokens\", \"text\": \"Dave lives in Palm Coast\"}";
+
+    private static void assertRefused(String json, String code, String field, String messagePart) {
+        assertThatThrownBy(() -> plan(json)).isInstanceOfSatisfying(RequestException.class, e -> {
+            assertThat(e.code()).isEqualTo(code);
+            assertThat(e.field()).isEqualTo(field);
+            assertThat(e.getMessage()).contains(messagePart);
+        });
+    }
+
+    @Test
+    void tokenInputSkipsBosByDefaultAndResolvesGlobs() {
+        Job job = plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\"},"
+                + " \"layers\": [\"model.layers.*.mlp\", \"model.layers.0.mlp\"]"));
+        TokenFeatures features = (TokenFeatures) job.features();
+        assertThat(features.valueTexts()).containsExactly("Dave", " lives", " in", " Palm", " Coast");
+        assertThat(job.layers()).containsExactly("model.layers.0.mlp", "model.layers.1.mlp");
+        assertThat(job.target()).hasSize(1);
+        Job skipping = plan(request("{\"type\": \"tokens\", \"text\": \"Dave lives\", \"skip_tokens\": [\" lives\", 128000]}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"));
+        assertThat(skipping.features().valueTexts()).containsExactly("Dave");
+    }
+
+    @Test
+    void templateValuesBaselinesAndMaskResolve() {
+        Job job = plan(request("{\"type\": \"template\", \"template\": \"{a} and {b} and {c}\","
+                + " \"values\": {\"a\": \"x\", \"b\": \"y\", \"c\": \"z\"}, \"mask\": {\"a\": 7, \"b\": 3, \"c\": 7}}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"));
+        TextFeatures features = (TextFeatures) job.features();
+        assertThat(features.featureCount()).isEqualTo(2);
+        assertThat(features.featureOfValue()).containsExactly(1, 0, 1);
+        assertThat(features.text(new boolean[] {true, false}, null)).isEqualTo(" and y and ");
+    }
+
+    @Test
+    void refusedRequestsNameTheirField() {
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{a} and {b}\", \"values\": {\"a\": \"x\"}}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.values",
+                "template slot {b} has no value");
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{a}\", \"values\": {\"a\": \"x\"},"
+                + " \"mask\": {\"a\": 0, \"zz\": 1}}", "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"),
+                "invalid_request", "input.mask.zz", "'zz'");
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{} {}\", \"values\": [\"x\"]}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.values",
+                "2 slots");
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{a} {b}\", \"values\": {\"a\": \"x\", \"b\": \"y\"},"
+                + " \"baselines\": {\"product\": {\"a,q\": [[\"1\", \"2\"]]}}}", "\"target\": \" golf\","
+                + " \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.baselines.product.a,q", "'q'");
+        assertRefused(request("{\"type\": \"tokens\", \"text\": \"" + "word ".repeat(12) + "\"}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"shapley_values\", \"max_features\": 8}"),
+                "too_many_features", "method.max_features", "2^13 forwards for 13 features");
+        assertRefused(request(TOKENS, "\"target\": \"\", \"method\": {\"name\": \"feature_ablation\"}"),
+                "invalid_request", "target", "empty");
+        assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\"},"
+                + " \"layers\": [\"model.layers.0.attn\"]"), "unknown_layer", "layers[0]", "valid layers are");
+        assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"lime\"}, \"layers\": [\"model.norm\"]"),
+                "invalid_request", "layers", "gradient methods only");
+        assertRefused(request("{\"type\": \"tokens\", \"text\": \"" + "word ".repeat(100) + "\"}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input",
+                "above this worker's limit of 64");
+        assertRefused(request(TOKENS, "\"target_ids\": [999999], \"method\": {\"name\": \"feature_ablation\"}"),
+                "invalid_request", "target_ids", "outside the vocabulary");
+        assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"},"
+                + " \"deadline\": \"tomorrow\""), "invalid_request", "deadline", "ISO-8601");
+    }
+
+    @Test
+    void gradientMethodsNeedTokenInput() {
+        Job job = plan(request("{\"type\": \"template\", \"template\": \"{a}\", \"values\": {\"a\": \"x\"}}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\"}"));
+        AttributionEngine engine = new AttributionEngine(TestModels.tinyLlama3(DataType.FLOAT32), null);
+        assertThatThrownBy(() -> engine.run(job, new JobListener() {
+            @Override
+            public void accepted(java.util.List<String> features, java.util.List<String> targetTokens) {}
+
+            @Override
+            public void token(TokenResult token) {}
+
+            @Override
+            public void completed(Completion completion) {}
+        }, () -> {})).isInstanceOfSatisfying(RequestException.class, e -> assertThat(e.field()).isEqualTo("input.type"));
+    }
+}
