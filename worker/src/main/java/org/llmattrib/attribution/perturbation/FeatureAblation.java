@@ -15,20 +15,12 @@ public final class FeatureAblation implements PerturbationMethod {
             m[i] = false;
             coalitions.add(m);
         }
-        return new Plan() {
-            @Override
-            public List<boolean[]> coalitions() {
-                return coalitions;
+        return new Plan(coalitions, y -> {
+            double[] attr = new double[features];
+            for (int i = 0; i < features; i++) {
+                attr[i] = y[0] - y[i + 1];
             }
-
-            @Override
-            public double[] attribute(double[] y) {
-                double[] attr = new double[features];
-                for (int i = 0; i < features; i++) {
-                    attr[i] = y[0] - y[i + 1];
-                }
-                return attr;
-            }
-        };
+            return attr;
+        });
     }
 }

@@ -116,16 +116,6 @@ public final class LinearSurrogate implements PerturbationMethod {
             }
             w[i] = weight.applyAsDouble(coalitions.get(i));
         }
-        return new Plan() {
-            @Override
-            public List<boolean[]> coalitions() {
-                return coalitions;
-            }
-
-            @Override
-            public double[] attribute(double[] y) {
-                return fitter.fit(x, y, w);
-            }
-        };
+        return new Plan(coalitions, y -> fitter.fit(x, y, w));
     }
 }

@@ -19,12 +19,15 @@ public interface PerturbationMethod {
     /** Refuses a feature count the method cannot handle, before any work is done. */
     default void check(int features) {}
 
-    /** Coalitions to evaluate and the attribution rule over their outputs (same order). */
-    interface Plan {
-        List<boolean[]> coalitions();
-
-        /** One attribution per feature from the output on each coalition. */
-        double[] attribute(double[] outputs);
+    /**
+     * Coalitions to evaluate and the attribution rule over their outputs (same order).
+     *
+     * @param rule one attribution per feature from the output on each coalition
+     */
+    record Plan(List<boolean[]> coalitions, java.util.function.UnaryOperator<double[]> rule) {
+        public double[] attribute(double[] outputs) {
+            return rule.apply(outputs);
+        }
     }
 
     static boolean[] all(int n, boolean value) {

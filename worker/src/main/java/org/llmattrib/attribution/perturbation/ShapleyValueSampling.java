@@ -44,22 +44,14 @@ public final class ShapleyValueSampling implements PerturbationMethod {
                 });
             }
         }
-        return new Plan() {
-            @Override
-            public List<boolean[]> coalitions() {
-                return coalitions;
-            }
-
-            @Override
-            public double[] attribute(double[] y) {
-                double[] attr = new double[n];
-                for (int s = 0; s < samples; s++) {
-                    for (int k = 0; k < n; k++) {
-                        attr[orders[s][k]] += (y[prefixIndex[s][k + 1]] - y[prefixIndex[s][k]]) / samples;
-                    }
+        return new Plan(coalitions, y -> {
+            double[] attr = new double[n];
+            for (int s = 0; s < samples; s++) {
+                for (int k = 0; k < n; k++) {
+                    attr[orders[s][k]] += (y[prefixIndex[s][k + 1]] - y[prefixIndex[s][k]]) / samples;
                 }
-                return attr;
             }
-        };
+            return attr;
+        });
     }
 }

@@ -40,26 +40,18 @@ public final class ShapleyValues implements PerturbationMethod {
         for (int s = 0; s < n; s++) {
             weightBySize[s] = 1.0 / (n * binomial(n - 1, s));
         }
-        return new Plan() {
-            @Override
-            public List<boolean[]> coalitions() {
-                return coalitions;
-            }
-
-            @Override
-            public double[] attribute(double[] y) {
-                double[] attr = new double[n];
-                for (int bits = 0; bits < (1 << n); bits++) {
-                    int size = Integer.bitCount(bits);
-                    for (int i = 0; i < n; i++) {
-                        if ((bits >> i & 1) == 0) {
-                            attr[i] += weightBySize[size] * (y[bits | (1 << i)] - y[bits]);
-                        }
+        return new Plan(coalitions, y -> {
+            double[] attr = new double[n];
+            for (int bits = 0; bits < (1 << n); bits++) {
+                int size = Integer.bitCount(bits);
+                for (int i = 0; i < n; i++) {
+                    if ((bits >> i & 1) == 0) {
+                        attr[i] += weightBySize[size] * (y[bits | (1 << i)] - y[bits]);
                     }
                 }
-                return attr;
             }
-        };
+            return attr;
+        });
     }
 
     private static double binomial(int n, int k) {
