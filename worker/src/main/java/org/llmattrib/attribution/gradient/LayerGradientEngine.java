@@ -144,8 +144,8 @@ public final class LayerGradientEngine {
         try (NDManager scratch = m.newSubManager()) {
             NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
             Taps taps = Taps.capturing(java.util.Set.of());
-            Map<NDArray, String> leafLayer = new LinkedHashMap<>();
-            Map<NDArray, NDArray> leafDelta = new LinkedHashMap<>();
+            // NDArray.equals compares contents (and hashCode is 0): keep leaves in a list, not as map keys
+            List<Leaf> leaves = new ArrayList<>();
             double[] weights = new double[rows];
             // rows of one group are contiguous in the grid, so each group's layers get one block
             for (int g = from / samples.size(); g <= (to - 1) / samples.size(); g++) {
@@ -168,8 +168,7 @@ public final class LayerGradientEngine {
                     }
                     NDArray leaf = Autograd.leaf(concat(points));
                     taps.replaceRows(layer, leaf, blockFrom - from);
-                    leafLayer.put(leaf, layer);
-                    leafDelta.put(leaf, concat(deltas));
+                    leaves.add(new Leaf(layer, leaf, concat(deltas)));
                 }
             }
             Autograd.withGrad(() -> {
@@ -187,14 +186,13 @@ public final class LayerGradientEngine {
             });
             work.forward(rows, upTo, 0, rows);
             work.backward(rows, upTo, rows);
-            for (Map.Entry<NDArray, String> e : leafLayer.entrySet()) {
-                NDArray contribution = Autograd.takeGradient(e.getKey()).mul(leafDelta.get(e.getKey()))
-                        .sum(new int[] {0}, true);
-                NDArray previous = acc.get(e.getValue());
+            for (Leaf leaf : leaves) {
+                NDArray contribution = Autograd.takeGradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
+                NDArray previous = acc.get(leaf.layer());
                 NDArray total = previous.add(contribution);
                 total.attach(m);
                 previous.close();
-                acc.put(e.getValue(), total);
+                acc.put(leaf.layer(), total);
             }
         }
     }
@@ -228,6 +226,9 @@ public final class LayerGradientEngine {
         }
         return new TokenAttribution(t, fInput, sums, norms, unreduced, checks);
     }
+
+    /** A replaced block of one layer's output: the differentiable leaf and the (end - start) it multiplies. */
+    private record Leaf(String layer, NDArray value, NDArray delta) {}
 
     private static NDArray concat(List<NDArray> arrays) {
         NDArray out = arrays.get(0);
