@@ -9,6 +9,12 @@ import picocli.CommandLine.Command;
         subcommands = {DemoCommand.class, WorkerCommand.class, BrokerCommand.class, SubmitCommand.class, ExplainCommand.class, GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new Main())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    // a bad model directory, request file or argument: one clear line, no stack trace
+                    cmd.getErr().println("error: " + e.getMessage());
+                    return 1;
+                })
+                .execute(args));
     }
 }
