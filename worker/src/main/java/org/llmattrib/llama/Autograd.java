@@ -24,9 +24,12 @@ public final class Autograd {
         }
     }
 
-    /** A leaf to differentiate against: a copy of {@code value} that records gradients. */
+    /**
+     * A leaf to differentiate against: a native copy of {@code value} that records gradients.
+     * (Not {@code NDArray.duplicate()}, which copies through an uninitialized array and a byte buffer.)
+     */
     public static NDArray leaf(NDArray value) {
-        NDArray leaf = value.duplicate();
+        NDArray leaf = JniUtils.clone((PtNDArray) value);
         leaf.setRequiresGradient(true);
         return leaf;
     }
@@ -40,10 +43,11 @@ public final class Autograd {
         JniUtils.backward((PtNDArray) scalarOutput, (PtNDArray) seed, keepGraph, false);
     }
 
-    /** The accumulated gradient of a leaf, copied out, then reset to zero for the next backward. */
-    public static NDArray takeGradient(NDArray leaf) {
-        NDArray grad = leaf.getGradient().duplicate();
-        JniUtils.zeroGrad((PtNDArray) leaf);
-        return grad;
+    /**
+     * The gradient accumulated in a leaf, read in place (valid while the leaf lives): combine it with
+     * native operations rather than copying it through Java buffers.
+     */
+    public static NDArray gradient(NDArray leaf) {
+        return leaf.getGradient();
     }
 }

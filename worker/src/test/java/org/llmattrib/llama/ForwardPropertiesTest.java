@@ -121,7 +121,7 @@ class ForwardPropertiesTest {
                 NDArray hidden = model.forward(ids, mask, Taps.capturing(Set.of()).replace(tap, leaf), null);
                 Autograd.backward(model.logProbsAt(hidden, new long[] {PROMPT.length - 1}, new long[] {target}).sum(),
                         false);
-                return Autograd.takeGradient(leaf).toDoubleArray();
+                return Autograd.gradient(leaf).toDoubleArray();
             });
 
             Random random = new Random(7);

@@ -187,7 +187,7 @@ public final class LayerGradientEngine {
             work.forward(rows, upTo, 0, rows);
             work.backward(rows, upTo, rows);
             for (Leaf leaf : leaves) {
-                NDArray contribution = Autograd.takeGradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
+                NDArray contribution = Autograd.gradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
                 NDArray previous = acc.get(leaf.layer());
                 NDArray total = previous.add(contribution);
                 total.attach(m);
