@@ -141,15 +141,16 @@ public final class JobConsumer implements AutoCloseable {
             inFlight = job;
             observer.queueWait(Math.max(0, System.currentTimeMillis() - record.timestamp()));
             jobThread.execute(() -> {
-                boolean done = false;
+                boolean[] done = {false};
                 try {
-                    done = handler.handle(record, job.abandoned());
+                    done[0] = handler.handle(record, job.abandoned());
                 } catch (RuntimeException ex) {
                     LOG.error("job at {}@{} could not be finished; it will be redelivered", job.partition(),
                             job.offset(), ex);
+                } finally {
+                    // whatever was thrown (even an Error), the partition must not stay blocked
+                    fromJobThread.add(() -> finish(job, done[0]));
                 }
-                boolean commit = done;
-                fromJobThread.add(() -> finish(job, commit));
             });
             return;
         }

@@ -83,7 +83,8 @@ public final class JobRunner {
         } catch (RequestException e) {
             events.failed(e.code(), e.getMessage(), e.field());
             return new Outcome("failed", e.code(), events.tokenCount());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | StackOverflowError | OutOfMemoryError | LinkageError e) {
+            // a job that breaks the worker's code or memory fails alone; it is not retried forever
             LOG.error("job {} failed", request.jobId(), e);
             events.failed("internal", e.getClass().getSimpleName() + ": " + e.getMessage(), null);
             return new Outcome("failed", "internal", events.tokenCount());
