@@ -2,13 +2,21 @@ package org.llmattrib.protocol;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.Properties;
 import java.util.Set;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -23,33 +31,43 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * Submits attribution requests and follows a job's events, deduplicated on (job_id, seq). The
+ * Submits attribution requests and reads a job's events, each (job_id, seq) once. Requests go out
+ * keyed by job id through an idempotent producer with acks=all; events are read with a fresh
+ * consumer assigned to every partition of {@code attribution.results} (no consumer group). The
  * {@code attrib submit} command is built on it; applications can embed it.
  */
 public final class AttributionClient implements AutoCloseable {
-    private final String bootstrap;
+    private final Properties common;
     private final KafkaProducer<String, byte[]> producer;
 
-    public AttributionClient(String bootstrap) {
-        this.bootstrap = bootstrap;
+    public AttributionClient(String bootstrapServers) {
+        this(bootstrapServers, new Properties());
+    }
+
+    /** {@code extra} (security settings, say) applies to the producer and to every consumer. */
+    public AttributionClient(String bootstrapServers, Properties extra) {
+        common = new Properties();
+        common.putAll(extra);
+        common.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.putAll(common);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        this.producer = new KafkaProducer<>(p);
+        producer = new KafkaProducer<>(p);
     }
 
     public CompletableFuture<RecordMetadata> submit(AttributionRequest request) {
-        return send(Protocol.REQUESTS_TOPIC, request.jobId(), Protocol.encode(request));
+        return submitRaw(request.jobId(), Protocol.encode(request));
     }
 
-    /** Sends raw bytes as a request (for clients that hold JSON already). */
+    /** Sends raw bytes as a request (for clients that hold JSON already; the worker validates them). */
     public CompletableFuture<RecordMetadata> submitRaw(String jobId, byte[] json) {
         return send(Protocol.REQUESTS_TOPIC, jobId, json);
     }
 
+    /** Asks the workers to stop the job; it ends with a {@code failed} event of code {@code cancelled}. */
     public CompletableFuture<RecordMetadata> cancel(String jobId) {
         return send(Protocol.CONTROL_TOPIC, jobId, Protocol.encode(Control.cancel(jobId)));
     }
@@ -67,71 +85,112 @@ public final class AttributionClient implements AutoCloseable {
     }
 
     /**
-     * Feeds {@code onEvent} the events of {@code jobId}, each (job_id, seq) once, reading the results
-     * topic from its start; returns the final event ({@code completed} or {@code failed}), or null
-     * after {@code timeout}.
+     * The events of {@code jobId} from the start of the results topic, as they arrive; the stream ends
+     * after the {@code completed} or {@code failed} event, or when {@code timeout} has passed. Close
+     * the stream (try-with-resources) when leaving it early; consume it on one thread.
      */
-    public AttributionEvent follow(String jobId, Duration timeout, Consumer<AttributionEvent> onEvent) {
-        try (KafkaConsumer<String, byte[]> consumer = resultsConsumer(timeout, true)) {
-            return await(consumer, jobId, timeout, onEvent);
-        }
+    public Stream<AttributionEvent> events(String jobId, Duration timeout) {
+        JobEvents events = new JobEvents(jobId, timeout, true);
+        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(events, Spliterator.ORDERED
+                | Spliterator.NONNULL), false).onClose(events::close);
     }
 
     /**
-     * Submits a request and follows its events from now on (earlier jobs with the same id are not
-     * replayed); returns the final event, or null after {@code timeout}.
+     * Submits a request and feeds {@code onEvent} its events from now on (earlier jobs with the same id
+     * are not replayed); returns the final event, or null after {@code timeout}.
      */
-    public AttributionEvent submitAndFollow(String jobId, byte[] json, Duration timeout, Consumer<AttributionEvent> onEvent) {
-        try (KafkaConsumer<String, byte[]> consumer = resultsConsumer(timeout, false)) {
-            submitRaw(jobId, json).join();
-            return await(consumer, jobId, timeout, onEvent);
-        }
-    }
-
-    private KafkaConsumer<String, byte[]> resultsConsumer(Duration timeout, boolean fromStart) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p);
-        List<TopicPartition> partitions = new ArrayList<>();
-        consumer.partitionsFor(Protocol.RESULTS_TOPIC, timeout)
-                .forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
-        consumer.assign(partitions);
-        if (fromStart) {
-            consumer.seekToBeginning(partitions);
-        } else {
-            consumer.seekToEnd(partitions);
-            partitions.forEach(consumer::position); // resolve "end" now, before the request is sent
-        }
-        return consumer;
-    }
-
-    private static AttributionEvent await(KafkaConsumer<String, byte[]> consumer, String jobId, Duration timeout,
+    public AttributionEvent submitAndFollow(String jobId, byte[] json, Duration timeout,
             Consumer<AttributionEvent> onEvent) {
-        Instant end = Instant.now().plus(timeout);
-        Set<Long> seen = new HashSet<>();
-        while (Instant.now().isBefore(end)) {
-            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                if (!jobId.equals(r.key())) {
-                    continue;
-                }
-                AttributionEvent event = Protocol.decodeEvent(r.value());
-                if (!seen.add(event.seq())) {
-                    continue;
-                }
-                onEvent.accept(event);
-                if (event instanceof AttributionEvent.Completed || event instanceof AttributionEvent.Failed) {
-                    return event;
-                }
+        try (JobEvents events = new JobEvents(jobId, timeout, false)) {
+            submitRaw(jobId, json).join();
+            AttributionEvent last = null;
+            while (events.hasNext()) {
+                last = events.next();
+                onEvent.accept(last);
             }
+            return isFinal(last) ? last : null;
         }
-        return null;
     }
 
     @Override
     public void close() {
         producer.close();
+    }
+
+    private static boolean isFinal(AttributionEvent event) {
+        return event instanceof AttributionEvent.Completed || event instanceof AttributionEvent.Failed;
+    }
+
+    /** One job's events from a consumer of its own, deduplicated on seq; closes the consumer at the end. */
+    private final class JobEvents implements Iterator<AttributionEvent>, AutoCloseable {
+        private final String jobId;
+        private final Instant end;
+        private final KafkaConsumer<String, byte[]> consumer;
+        private final Set<Long> seen = new HashSet<>();
+        private final Deque<AttributionEvent> ready = new ArrayDeque<>();
+        private boolean finished;
+        private boolean closed;
+
+        JobEvents(String jobId, Duration timeout, boolean fromStart) {
+            this.jobId = jobId;
+            this.end = Instant.now().plus(timeout);
+            Properties p = new Properties();
+            p.putAll(common);
+            p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+            p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+            p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+            consumer = new KafkaConsumer<>(p);
+            try {
+                List<TopicPartition> partitions = consumer.partitionsFor(Protocol.RESULTS_TOPIC, timeout).stream()
+                        .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+                consumer.assign(partitions);
+                if (fromStart) {
+                    consumer.seekToBeginning(partitions);
+                } else {
+                    consumer.seekToEnd(partitions);
+                    partitions.forEach(consumer::position); // resolve "end" now, before the request is sent
+                }
+            } catch (RuntimeException e) {
+                consumer.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public boolean hasNext() {
+            while (ready.isEmpty() && !finished && Instant.now().isBefore(end)) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    if (finished || !jobId.equals(r.key())) {
+                        continue; // events are keyed by job id
+                    }
+                    AttributionEvent event = Protocol.decodeEvent(r.value());
+                    if (seen.add(event.seq())) {
+                        ready.add(event);
+                        finished = isFinal(event);
+                    }
+                }
+            }
+            if (ready.isEmpty()) {
+                close();
+            }
+            return !ready.isEmpty();
+        }
+
+        @Override
+        public AttributionEvent next() {
+            if (!hasNext()) {
+                throw new NoSuchElementException();
+            }
+            return ready.remove();
+        }
+
+        @Override
+        public void close() {
+            finished = true;
+            if (!closed) {
+                closed = true;
+                consumer.close();
+            }
+        }
     }
 }

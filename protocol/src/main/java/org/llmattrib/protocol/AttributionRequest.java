@@ -7,6 +7,22 @@ import java.util.List;
  * An attribution job (schema {@code attribution-request/v1}, topic {@code attribution.requests},
  * key = job id). Optional fields are null when absent; the accessors named {@code ...OrDefault}
  * apply the documented defaults.
+ *
+ * @param schema always {@value #SCHEMA}
+ * @param jobId 1 to 200 characters of {@code [A-Za-z0-9._:-]}
+ * @param model informative: the model the client expects
+ * @param input the prompt and its interpretable features
+ * @param target the target text (tokenized without special tokens); with {@code targetIds} absent too,
+ *     the target is generated greedily
+ * @param targetIds the target as token ids
+ * @param generation how to generate a target
+ * @param method the attribution method
+ * @param layers gradient methods: layer names or globs like {@code model.layers.*.mlp}
+ * @param multiLayer independent (default) or joint
+ * @param attrTarget log_prob (default) or prob
+ * @param numTrials attributions averaged over this many trials (1)
+ * @param reduce sum (default), l2 or none over the hidden dimension
+ * @param deadline ISO-8601 instant after which the job stops
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record AttributionRequest(

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /** The interpretable features of the prompt, by {@code type}. */
@@ -19,6 +20,7 @@ public sealed interface InputSpec {
     /**
      * Every prompt token is a feature (Captum's TextTokenInput).
      *
+     * @param text the prompt
      * @param skipTokens token ids (numbers) or token strings kept as they are, without attribution;
      *     default: BOS
      * @param baselineTokenId replaces absent tokens; default 0
@@ -33,6 +35,7 @@ public sealed interface InputSpec {
     /**
      * Template slots as features (Captum's TextTemplateInput).
      *
+     * @param template the prompt with {@code {}} or {@code {name}} slots
      * @param values an array (for {@code {}} slots) or an object (for {@code {name}} slots) of strings
      * @param baselines like values, or {@code {"product": {"key" or "k1,k2": [alternatives]}}}
      *     (Captum's ProductBaselines); default: the empty string
@@ -49,6 +52,7 @@ public sealed interface InputSpec {
             return names;
         }
 
+        /** The values in order, from the array or the object. */
         public List<String> valueList() {
             List<String> out = new ArrayList<>();
             values.forEach(v -> out.add(v.asText()));
@@ -61,16 +65,28 @@ public sealed interface InputSpec {
      * Rendered as {@code before + (prefix + present segments joined by separator + suffix, when any
      * segment is present) + after}.
      *
+     * @param before text before everything (default "")
+     * @param prefix text before the present segments, when any is present
+     * @param segments the features, at least one
+     * @param separator text between present segments
+     * @param suffix text after the present segments, when any is present
+     * @param after text after everything
      * @param baselines replacements of absent segments; default "" (the segment disappears)
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Segments(String before, String prefix, List<String> segments, String separator, String suffix,
             String after, List<String> baselines) implements InputSpec {
 
-        public String render(List<String> current) {
-            List<String> present = current.stream().filter(s -> s != null && !s.isEmpty()).toList();
-            String middle = present.isEmpty() ? ""
-                    : orEmpty(prefix) + String.join(orEmpty(separator), present) + orEmpty(suffix);
+        /** One baseline per segment: the given ones, or "" for each. */
+        public List<String> baselinesOrDefault() {
+            return baselines == null ? Collections.nCopies(segments.size(), "") : baselines;
+        }
+
+        /** The prompt for the current segment texts, one per segment; empty (or null) ones are absent. */
+        public String render(List<String> present) {
+            List<String> nonEmpty = present.stream().filter(s -> s != null && !s.isEmpty()).toList();
+            String middle = nonEmpty.isEmpty() ? ""
+                    : orEmpty(prefix) + String.join(orEmpty(separator), nonEmpty) + orEmpty(suffix);
             return orEmpty(before) + middle + orEmpty(after);
         }
 

@@ -13,6 +13,7 @@ import com.networknt.schema.SpecificationVersion;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -24,18 +25,26 @@ public final class Protocol {
     public static final String CONTROL_TOPIC = "attribution.control";
     public static final String DEAD_LETTER_TOPIC = "attribution.requests.dlq";
 
-    /** snake_case JSON, unknown properties rejected, absent fields omitted. */
+    /**
+     * The shared mapper: snake_case JSON, unknown properties rejected, integers read into untyped
+     * ({@code Number}) places as {@code Long}. Do not reconfigure it.
+     */
     public static final ObjectMapper JSON = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true)
-            .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true);
+            .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
+            .configure(DeserializationFeature.USE_LONG_FOR_INTS, true);
 
     private static final Schema REQUEST_SCHEMA = schema("attribution-request-v1.schema.json");
     private static final Schema CONTROL_SCHEMA = schema("attribution-control-v1.schema.json");
 
     private Protocol() {}
 
-    private static Schema schema(String file) {
+    /**
+     * A schema of {@code /schemas/}. As draft 2020-12 prescribes, {@code format} is an annotation only:
+     * the worker checks that a deadline parses as an instant.
+     */
+    static Schema schema(String file) {
         try (InputStream in = Protocol.class.getResourceAsStream("/schemas/" + file)) {
             return SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12).getSchema(JSON.readTree(in));
         } catch (IOException e) {
@@ -57,16 +66,19 @@ public final class Protocol {
         return map(node, AttributionRequest.class, jobId);
     }
 
+    /** Parses and validates a control message. */
     public static Control decodeControl(byte[] json) {
         JsonNode node = parse(json);
         validate(CONTROL_SCHEMA, node, null);
         return map(node, Control.class, null);
     }
 
+    /** Maps an event by its {@code type} (events come from workers, so no schema validation). */
     public static AttributionEvent decodeEvent(byte[] json) {
         return map(parse(json), AttributionEvent.class, null);
     }
 
+    /** Any message as UTF-8 JSON. */
     public static byte[] encode(Object message) {
         try {
             return JSON.writeValueAsBytes(message);
@@ -75,8 +87,9 @@ public final class Protocol {
         }
     }
 
+    /** Any message as a JSON string. */
     public static String toJson(Object message) {
-        return new String(encode(message), java.nio.charset.StandardCharsets.UTF_8);
+        return new String(encode(message), StandardCharsets.UTF_8);
     }
 
     private static JsonNode parse(byte[] json) {

@@ -3,12 +3,16 @@ package org.llmattrib.protocol;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -21,36 +25,114 @@ class ProtocolTest {
         }
     }
 
-    static byte[] edit(String name, java.util.function.Consumer<ObjectNode> change) throws IOException {
+    static byte[] edit(String name, Consumer<ObjectNode> change) throws IOException {
         ObjectNode node = (ObjectNode) Protocol.JSON.readTree(example(name));
         change.accept(node);
         return Protocol.JSON.writeValueAsBytes(node);
     }
 
+    static void assertValid(String schemaFile, byte[] json) throws IOException {
+        assertThat(Protocol.schema(schemaFile).validate(Protocol.JSON.readTree(json))).isEmpty();
+    }
+
+    /** The message survives JSON -> record -> JSON unchanged, and record -> JSON -> record. */
+    static <T> void assertRoundTrip(byte[] json, T message, java.util.function.Function<byte[], T> decode)
+            throws IOException {
+        assertThat(Protocol.JSON.readTree(Protocol.encode(message))).isEqualTo(Protocol.JSON.readTree(json));
+        assertThat(decode.apply(Protocol.encode(message))).isEqualTo(message);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"seed-token-feature-ablation", "seed-template-shapley", "seed-fewshot-segments",
             "seed-lig-embeddings", "seed-lig-multilayer"})
-    void everyExampleValidatesAndSurvivesARoundTrip(String name) throws IOException {
+    void requestExamplesValidateAndRoundTrip(String name) throws IOException {
+        assertValid("attribution-request-v1.schema.json", example(name));
         AttributionRequest request = Protocol.decodeRequest(example(name));
-        assertThat(request.jobId()).isNotBlank();
-        assertThat(Protocol.decodeRequest(Protocol.encode(request))).isEqualTo(request);
+        assertThat(request.schema()).isEqualTo(AttributionRequest.SCHEMA);
+        assertThat(request.jobId()).startsWith("seed-");
+        assertRoundTrip(example(name), request, Protocol::decodeRequest);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"event-accepted", "event-token", "event-completed", "event-failed"})
+    void eventExamplesValidateAndRoundTrip(String name) throws IOException {
+        assertValid("attribution-event-v1.schema.json", example(name));
+        AttributionEvent event = Protocol.decodeEvent(example(name));
+        assertThat(name).isEqualTo("event-" + Protocol.JSON.readTree(example(name)).get("type").asText());
+        assertRoundTrip(example(name), event, Protocol::decodeEvent);
     }
 
     @Test
-    void requestsAreTypedWithDefaults() throws IOException {
+    void controlExampleValidatesAndRoundTrips() throws IOException {
+        assertValid("attribution-control-v1.schema.json", example("control-cancel"));
+        Control cancel = Protocol.decodeControl(example("control-cancel"));
+        assertThat(cancel).isEqualTo(Control.cancel("job-1"));
+        assertRoundTrip(example("control-cancel"), cancel, Protocol::decodeControl);
+        assertThatThrownBy(() -> Protocol.decodeControl(edit("control-cancel", n -> n.put("type", "pause"))))
+                .isInstanceOfSatisfying(ProtocolException.class, e -> assertThat(e.field()).isEqualTo("type"));
+    }
+
+    @Test
+    void everyEventRecordRoundTripsAndMatchesTheSchema() throws IOException {
+        String s = AttributionEvent.SCHEMA;
+        List<AttributionEvent> events = List.of(
+                new AttributionEvent.Accepted(s, "j", 0, "w", "m", "lime", List.of("a", " b"), null),
+                new AttributionEvent.Token(s, "j", 1, 0, 42, " golf", -1.5, List.of(0.25, -1.0),
+                        Map.of("model.embed_tokens", List.of(0.25, -1.0)),
+                        Map.of("model.embed_tokens", new AttributionEvent.IgCheck(-1.5, -2.0, 0.001)),
+                        Map.of("model.embed_tokens", "file:///results/j/0/model.embed_tokens.npy")),
+                new AttributionEvent.Completed(s, "j", 2, List.of(0.25, -1.0), List.of(" golf"), List.of(42L),
+                        null, Map.of("total_ms", 12.0), Map.of("forwards", 3L, "flops", 5.5e9)),
+                new AttributionEvent.Failed(s, "j", 3, "cancelled", "stopped", null));
+        for (AttributionEvent e : events) {
+            byte[] json = Protocol.encode(e);
+            assertValid("attribution-event-v1.schema.json", json);
+            assertThat(Protocol.decodeEvent(json)).isEqualTo(e);
+        }
+        assertThat(Protocol.toJson(events.get(1))).contains("\"type\":\"token\"", "\"job_id\":\"j\"", "\"token_id\":42",
+                "\"log_prob\":-1.5", "\"f_input\":-1.5", "\"f_baseline\":-2.0");
+        assertThat(Protocol.toJson(events.get(0))).doesNotContain("target_tokens");
+    }
+
+    @Test
+    void aRequestBuiltInJavaValidates() {
+        AttributionRequest request = new AttributionRequest(AttributionRequest.SCHEMA, "built-1", null,
+                new InputSpec.Tokens("Dave lives in Palm Coast", null, null), null, List.of(5L, 6L), null,
+                MethodSpec.named("kernel_shap"), null, null, "prob", 2, null, "2030-01-01T00:00:00Z");
+        assertThat(Protocol.decodeRequest(Protocol.encode(request))).isEqualTo(request);
+        assertThat(Protocol.toJson(request)).doesNotContain("null", "model", "layers");
+    }
+
+    @Test
+    void accessorsApplyTheDefaults() throws IOException {
         AttributionRequest template = Protocol.decodeRequest(example("seed-template-shapley"));
         InputSpec.Template t = (InputSpec.Template) template.input();
         assertThat(t.valueNames()).containsExactly("name", "city", "state", "occupation", "pronoun");
         assertThat(t.valueList()).containsExactly("Dave", "Palm Coast", "FL", "lawyer", "His");
         assertThat(t.baselines().get("product").get("name,pronoun").get(0).get(0).asText()).isEqualTo("Sarah");
+        assertThat(t.mask().get("state").asInt()).isEqualTo(1);
         assertThat(template.numTrialsOrDefault()).isEqualTo(3);
         assertThat(template.method().seedOrDefault()).isEqualTo(42);
-        AttributionRequest tokens = Protocol.decodeRequest(example("seed-lig-embeddings"));
+
+        AttributionRequest tokens = Protocol.decodeRequest(example("seed-token-feature-ablation"));
         assertThat(tokens.multiLayerOrDefault()).isEqualTo("independent");
         assertThat(tokens.reduceOrDefault()).isEqualTo("sum");
         assertThat(tokens.attrTargetOrDefault()).isEqualTo("log_prob");
-        assertThat(tokens.method().nStepsOrDefault()).isEqualTo(50);
-        assertThat(tokens.method().integrationOrDefault()).isEqualTo("gausslegendre");
+        assertThat(tokens.numTrialsOrDefault()).isEqualTo(1);
+        assertThat(((InputSpec.Tokens) tokens.input()).skipTokens()).extracting(JsonNode::asText)
+                .containsExactly("<|begin_of_text|>");
+        assertThat(((InputSpec.Tokens) tokens.input()).baselineTokenIdOrDefault()).isZero();
+        MethodSpec m = tokens.method();
+        assertThat(List.of(m.nStepsOrDefault(), m.nSamplesOrDefault(), m.maxFeaturesOrDefault(),
+                m.perturbationsPerEvalOrDefault())).containsExactly(50, 25, 10, 32);
+        assertThat(m.integrationOrDefault()).isEqualTo("gausslegendre");
+        assertThat(m.seedOrDefault()).isZero();
+        assertThat(m.stdevsOrDefault()).isZero();
+        assertThat(m.attributeToLayerInputOrDefault()).isFalse();
+
+        InputSpec.Template list = new InputSpec.Template("{} and {}", Protocol.JSON.readTree("[\"a\", \"b\"]"), null, null);
+        assertThat(list.valueNames()).isEmpty();
+        assertThat(list.valueList()).containsExactly("a", "b");
     }
 
     @Test
@@ -63,15 +145,23 @@ class ProtocolTest {
                 "invalid_request", "method.n_steps");
         assertProblem(edit("seed-lig-embeddings", n -> ((ObjectNode) n.get("input")).put("colour", "red")),
                 "invalid_request", "input.colour");
+        assertProblem(edit("seed-template-shapley", n -> ((ObjectNode) n.get("input").get("mask")).put("city", "x")),
+                "invalid_request", "input.mask.city");
+        assertProblem(edit("seed-lig-embeddings", n -> n.putArray("layers").add("")), "invalid_request", "layers[0]");
+        assertProblem(edit("seed-lig-embeddings", n -> n.put("job_id", "no spaces")), "invalid_request", "job_id");
+        assertProblem(edit("seed-lig-embeddings", n -> n.put("deadline", 20300101)), "invalid_request", "deadline");
         assertProblem(edit("seed-lig-embeddings", n -> n.put("schema", "attribution-request/v2")),
                 "unsupported_schema", "schema");
         assertProblem(edit("seed-lig-embeddings", n -> n.remove("schema")), "unsupported_schema", "schema");
-        assertProblem(edit("seed-lig-embeddings", n -> n.putArray("target_ids").add(5)), "invalid_request", null);
-        ProtocolException malformed = catchProblem("{\"job_id\": \"x\",".getBytes(StandardCharsets.UTF_8));
-        assertThat(malformed.code()).isEqualTo("malformed_json");
-        assertThat(malformed.jobId()).isNull();
+        assertProblem(edit("seed-lig-embeddings", n -> n.putArray("target_ids").add(5)), "invalid_request", "");
+        assertProblem("{\"job_id\": \"x\",".getBytes(StandardCharsets.UTF_8), "malformed_json", null);
+        assertProblem("[1, 2]".getBytes(StandardCharsets.UTF_8), "malformed_json", null);
+
         assertThat(catchProblem(edit("seed-lig-embeddings", n -> n.put("colour", "red"))).jobId())
                 .isEqualTo("seed-lig-embeddings");
+        assertThat(catchProblem(edit("seed-lig-embeddings", n -> n.put("colour", "red"))).getMessage())
+                .contains("colour");
+        assertThat(catchProblem("{\"job_id\": \"x\",".getBytes(StandardCharsets.UTF_8)).jobId()).isNull();
     }
 
     static ProtocolException catchProblem(byte[] json) {
@@ -86,52 +176,33 @@ class ProtocolTest {
     static void assertProblem(byte[] json, String code, String field) {
         ProtocolException e = catchProblem(json);
         assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
-        if (field != null) {
-            assertThat(e.field()).as(e.getMessage()).isEqualTo(field);
-        }
+        assertThat(e.field()).as(e.getMessage()).isEqualTo(field);
         assertThat(e.getMessage()).isNotBlank();
     }
 
-    @Test
-    void eventsRoundTripWithTheirType() {
-        List<AttributionEvent> events = List.of(
-                new AttributionEvent.Accepted(AttributionEvent.SCHEMA, "j", 0, "w", "m", "lime", List.of("a"), null),
-                new AttributionEvent.Token(AttributionEvent.SCHEMA, "j", 1, 0, 42, " golf", -1.5, List.of(0.25),
-                        Map.of("model.embed_tokens", List.of(0.25)),
-                        Map.of("model.embed_tokens", new AttributionEvent.IgCheck(-1.5, -2.0, 0.001)), null),
-                new AttributionEvent.Completed(AttributionEvent.SCHEMA, "j", 2, List.of(0.25), List.of(" golf"),
-                        List.of(42L), null, Map.of("total_ms", 12.0), Map.of("forwards", 3L)),
-                new AttributionEvent.Failed(AttributionEvent.SCHEMA, "j", 3, "cancelled", "stopped", null));
-        for (AttributionEvent e : events) {
-            String json = Protocol.toJson(e);
-            assertThat(json).contains("\"schema\":\"attribution-event/v1\"", "\"job_id\":\"j\"");
-            AttributionEvent back = Protocol.decodeEvent(json.getBytes(StandardCharsets.UTF_8));
-            assertThat(back).isInstanceOf(e.getClass());
-            assertThat(back.seq()).isEqualTo(e.seq());
-        }
-        assertThat(Protocol.toJson(events.get(1))).contains("\"type\":\"token\"", "\"token_id\":42", "\"log_prob\":-1.5",
-                "\"f_input\":-1.5", "\"f_baseline\":-2.0");
-    }
-
-    @Test
-    void controlMessagesValidate() {
-        Control c = Protocol.decodeControl(Protocol.encode(Control.cancel("job-1")));
-        assertThat(c.jobId()).isEqualTo("job-1");
-        assertThatThrownBy(() -> Protocol.decodeControl("{\"schema\":\"attribution-control/v1\",\"type\":\"pause\",\"job_id\":\"x\"}"
-                .getBytes(StandardCharsets.UTF_8))).isInstanceOf(ProtocolException.class);
+    /** The seed notebook's prompt_fn, transliterated. */
+    static String seedPromptFn(List<String> examples) {
+        String main = "Decide if the following movie review enclosed in quotes is Positive or Negative:\n"
+                + "'I really liked the Avengers, it had a captivating plot!'\nReply only Positive or Negative.";
+        List<String> subset = examples.stream().filter(e -> !e.isEmpty()).collect(Collectors.toList());
+        String prompt = subset.isEmpty() ? main
+                : "Here are some examples of movie reviews and classification of whether they were Positive or Negative:\n"
+                        + String.join(" \n", subset) + "\n " + main;
+        return "[INST] " + prompt + "[/INST]";
     }
 
     @Test
     void segmentsRenderTheSeedsFewShotPrompt() throws IOException {
         InputSpec.Segments s = (InputSpec.Segments) Protocol.decodeRequest(example("seed-fewshot-segments")).input();
-        String main = "Decide if the following movie review enclosed in quotes is Positive or Negative:\n"
-                + "'I really liked the Avengers, it had a captivating plot!'\nReply only Positive or Negative.";
-        // the seed's prompt_fn with every example present, and with none
-        String prefix = "Here are some examples of movie reviews and classification of whether they were Positive or Negative:\n";
-        assertThat(s.render(s.segments())).isEqualTo("[INST] " + prefix + String.join(" \n", s.segments()) + "\n " + main
-                + "[/INST]");
-        assertThat(s.render(List.of("", "", "", ""))).isEqualTo("[INST] " + main + "[/INST]");
-        assertThat(s.render(List.of("", s.segments().get(1), "", ""))).isEqualTo("[INST] " + prefix
-                + s.segments().get(1) + "\n " + main + "[/INST]");
+        assertThat(s.render(s.segments())).isEqualTo(seedPromptFn(s.segments()));
+        assertThat(s.render(s.baselinesOrDefault())).isEqualTo(s.before() + s.after())
+                .isEqualTo(seedPromptFn(List.of("", "", "", "")));
+        for (int present = 0; present < 16; present++) {
+            List<String> current = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                current.add((present >> i & 1) == 1 ? s.segments().get(i) : "");
+            }
+            assertThat(s.render(current)).isEqualTo(seedPromptFn(current));
+        }
     }
 }

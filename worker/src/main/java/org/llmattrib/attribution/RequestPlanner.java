@@ -61,11 +61,16 @@ public final class RequestPlanner {
         }
         List<String> layers = gradient ? layers(r.layers() == null ? List.of("model.embed_tokens") : r.layers()) : List.of();
         MethodSpec m = r.method();
-        Integer rows = gradient ? m.internalBatchSize() : m.perturbationsPerEval();
+        if (m.attributeToLayerInputOrDefault()) {
+            throw RequestException.invalid("method.attribute_to_layer_input", "attributing to a layer's input is not"
+                    + " supported; name the tap that produces that input instead (e.g. model.layers.N.input_layernorm"
+                    + " for the q/k/v projections, model.layers.N.post_attention_layernorm for the MLP)");
+        }
+        int rows = gradient ? m.internalBatchSizeOrDefault() : m.perturbationsPerEvalOrDefault();
         return new Job(r.jobId(), features, target(r), r.maxNewTokensOrDefault(), method, layers,
                 r.multiLayerOrDefault().equals("joint"), r.attrTargetOrDefault().equals("prob"), r.numTrialsOrDefault(),
                 Job.Reduce.valueOf(r.reduceOrDefault().toUpperCase(java.util.Locale.ROOT)), m.seedOrDefault(),
-                rows == null ? 32 : rows, deadline(r.deadline()));
+                rows, deadline(r.deadline()));
     }
 
     private LlamaTokenizer tokenizer(String field) {

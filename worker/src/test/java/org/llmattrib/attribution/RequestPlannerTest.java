@@ -86,6 +86,9 @@ class RequestPlannerTest {
                 "invalid_request", "target_ids", "outside the vocabulary");
         assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"},"
                 + " \"deadline\": \"tomorrow\""), "invalid_request", "deadline", "ISO-8601");
+        assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\","
+                + " \"attribute_to_layer_input\": true}"), "invalid_request", "method.attribute_to_layer_input",
+                "input_layernorm");
     }
 
     @Test
