@@ -206,6 +206,37 @@ class AttributionAxiomsTest {
                 .positionSums().get("model.embed_tokens").length + 1);
     }
 
+    @Test
+    void theSameGradientJobTwiceGivesBitIdenticalNumbers() {
+        // batches of 8 rows over 20-step paths: most batches mix two layers' paths
+        List<List<String>> groups = llama3Layers().stream().map(List::of).toList();
+        List<LayerGradientEngine.TokenAttribution> first = gradientsInBatches(groups, 8);
+        for (int run = 0; run < 3; run++) {
+            List<LayerGradientEngine.TokenAttribution> again = gradientsInBatches(groups, 8);
+            for (int t = 0; t < first.size(); t++) {
+                for (String layer : first.get(t).positionSums().keySet()) {
+                    assertThat(again.get(t).positionSums().get(layer)).as("run %d token %d %s", run, t, layer)
+                            .containsExactly(first.get(t).positionSums().get(layer));
+                }
+            }
+        }
+    }
+
+    private static List<LayerGradientEngine.TokenAttribution> gradientsInBatches(List<List<String>> groups, int rows) {
+        Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
+        LlamaTokenizer tok = llama.requireTokenizer();
+        long[] prompt = tok.encodePrompt("Dave lives in Palm Coast, FL and is a lawyer.").ids();
+        TokenFeatures features = new TokenFeatures(prompt, tok.encodePrompt("Dave lives in Palm Coast, FL and is a lawyer.")
+                .tokens(), Set.of(128000L), 0);
+        List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt,
+                    features.render(new boolean[features.featureCount()], null), tok.encodePlain(" He likes").ids(),
+                    groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 20), false, rows, 0, m, out::add);
+        }
+        return out;
+    }
+
     private static List<String> llama3Layers() {
         var model = TestModels.tinyLlama3(DataType.FLOAT32).model();
         List<String> layers = new ArrayList<>(model.resolveTaps("model.embed_tokens"));
