@@ -60,6 +60,13 @@ public final class LlamaModel implements AutoCloseable {
     private final NDArray lmHead;
     private final List<Layer> layers = new ArrayList<>();
     private final NDArray invFreq;
+    /**
+     * Scalars of the forward as model-owned arrays. DJL's {@code mul(Number)} wraps the number in a
+     * temporary array and closes it at once, but the autograd graph keeps that array for the
+     * backward: the GC may free it before then, and gradients read freed memory.
+     */
+    private final NDArray attentionScale;
+    private final NDArray rmsNormEps;
     private final List<String> tapNames = new ArrayList<>();
 
     /**
@@ -96,6 +103,8 @@ public final class LlamaModel implements AutoCloseable {
             tapNames.add(FINAL_NORM);
             lmHead = config.tieWordEmbeddings() ? embedTokens : load(weights, "lm_head.weight", config.vocabSize(), h);
             invFreq = manager.create(config.ropeInverseFrequencies()).toType(dtype, false);
+            attentionScale = manager.create(1.0 / Math.sqrt(config.headDim())).toType(dtype, false);
+            rmsNormEps = manager.create(config.rmsNormEps()).toType(dtype, false);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -214,7 +223,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         k = repeatKv(k);
         v = repeatKv(v);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(d)).add(bias);
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(attentionScale).add(bias);
         NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, len, (long) heads * d);
         x = x.add(taps.at(n.o(), linear(attn, l.o())));
 
@@ -244,7 +253,7 @@ public final class LlamaModel implements AutoCloseable {
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         NDArray variance = x.square().mean(new int[] {-1}, true);
-        return x.div(variance.add(config.rmsNormEps()).sqrt()).mul(weight);
+        return x.div(variance.add(rmsNormEps).sqrt()).mul(weight);
     }
 
     private static NDArray linear(NDArray x, NDArray weight) {

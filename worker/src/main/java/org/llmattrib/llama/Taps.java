@@ -11,17 +11,14 @@ import java.util.Set;
  * with a given tensor. Replacing is differentiable: if the replacing tensor requires gradient, the
  * gradient of anything computed downstream can be read from it after a backward pass.
  *
- * <p>A replacement may cover a contiguous block of batch rows only, so that one batch can
- * interpolate a different layer in each block (independent multi-layer integrated gradients). The
- * replacing tensor then still has every row, and rows are selected with {@code where}: splicing
- * rows in with {@code concat} made gradients read through the spliced part occasionally wrong
- * (libtorch hands the leaf a view of the concatenation's gradient buffer).
+ * <p>A replacement may cover a contiguous block of batch rows only, so that one padded batch can
+ * interpolate a different layer in each block (independent multi-layer integrated gradients).
  */
 public final class Taps {
     /** A plain forward: no tap is touched. */
     public static final Taps NONE = new Taps(Set.of());
 
-    private record Replacement(NDArray value, int firstRow, int rowCount) {}
+    private record Replacement(NDArray value, int firstRow) {}
 
     private final Set<String> toCapture;
     private final Map<String, Replacement> replacements = new HashMap<>();
@@ -37,18 +34,15 @@ public final class Taps {
 
     /** Replace the whole output of {@code name} by {@code value} (same shape). */
     public Taps replace(String name, NDArray value) {
-        return replaceRows(name, value, 0, (int) value.getShape().get(0));
+        return replaceRows(name, value, 0);
     }
 
-    /**
-     * Replace rows {@code firstRow .. firstRow + rowCount - 1} of the output of {@code name} by the
-     * same rows of {@code value}, which has the output's full shape; its other rows are ignored.
-     */
-    public Taps replaceRows(String name, NDArray value, int firstRow, int rowCount) {
+    /** Replace rows {@code firstRow .. firstRow + value.rows - 1} of the output of {@code name}. */
+    public Taps replaceRows(String name, NDArray value, int firstRow) {
         if (this == NONE) {
             throw new IllegalStateException("Taps.NONE is shared; create a Taps to replace");
         }
-        replacements.put(name, new Replacement(value, firstRow, rowCount));
+        replacements.put(name, new Replacement(value, firstRow));
         return this;
     }
 
@@ -69,21 +63,22 @@ public final class Taps {
 
     private static NDArray splice(NDArray output, Replacement r) {
         long rows = output.getShape().get(0);
-        if (!r.value().getShape().equals(output.getShape()) || r.firstRow() + r.rowCount() > rows) {
-            throw new IllegalArgumentException("replacement of shape " + r.value().getShape() + " for rows "
-                    + r.firstRow() + ".." + (r.firstRow() + r.rowCount() - 1) + " does not fit tap output "
-                    + output.getShape());
+        long n = r.value().getShape().get(0);
+        if (!r.value().getShape().slice(1).equals(output.getShape().slice(1)) || r.firstRow() + n > rows) {
+            throw new IllegalArgumentException("replacement of shape " + r.value().getShape() + " at row "
+                    + r.firstRow() + " does not fit tap output " + output.getShape());
         }
-        if (r.firstRow() == 0 && r.rowCount() == rows) {
+        if (n == rows) {
             return r.value();
         }
-        boolean[] selected = new boolean[(int) rows];
-        java.util.Arrays.fill(selected, r.firstRow(), r.firstRow() + r.rowCount(), true);
-        long[] maskShape = new long[output.getShape().dimension()];
-        java.util.Arrays.fill(maskShape, 1);
-        maskShape[0] = rows;
-        NDArray mask = output.getManager().create(selected, new ai.djl.ndarray.types.Shape(maskShape));
-        return ai.djl.ndarray.NDArrays.where(mask.broadcast(output.getShape()), r.value(), output);
+        NDArray result = r.value();
+        if (r.firstRow() > 0) {
+            result = output.get("0:{}", r.firstRow()).concat(result, 0);
+        }
+        if (r.firstRow() + n < rows) {
+            result = result.concat(output.get("{}:", r.firstRow() + n), 0);
+        }
+        return result;
     }
 
     /** Captured outputs by tap name, in forward order. */

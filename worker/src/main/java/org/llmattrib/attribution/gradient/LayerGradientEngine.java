@@ -3,7 +3,6 @@ package org.llmattrib.attribution.gradient;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -115,7 +114,7 @@ public final class LayerGradientEngine {
             Taps taps = Taps.capturing(java.util.Set.of());
             for (int g = 0; g < groups.size(); g++) {
                 for (String layer : groups.get(g)) {
-                    taps.replaceRows(layer, start.get(layer).repeat(0, groups.size()), g, 1);
+                    taps.replaceRows(layer, start.get(layer), g);
                 }
             }
             NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
@@ -155,13 +154,8 @@ public final class LayerGradientEngine {
                 for (String layer : groups.get(g)) {
                     NDArray s = start.get(layer).get(":, 0:{}", upTo);
                     NDArray e = end.get(layer).get(":, 0:{}", upTo);
-                    // every row of the batch, zero outside this block: the tap selects the block's rows
                     List<NDArray> points = new ArrayList<>();
                     List<NDArray> deltas = new ArrayList<>();
-                    if (blockFrom > from) {
-                        points.add(scratch.zeros(new Shape(blockFrom - from).addAll(s.getShape().slice(1)), s.getDataType()));
-                        deltas.add(points.get(0));
-                    }
                     for (int r = blockFrom; r < blockTo; r++) {
                         GradientMethod.PathSample p = samples.get(r % samples.size());
                         NDArray endPoint = p.noiseStdev() > 0
@@ -172,13 +166,8 @@ public final class LayerGradientEngine {
                         points.add(s.add(delta.mul(p.alpha())));
                         weights[r - from] = p.weight();
                     }
-                    if (blockTo < to) {
-                        NDArray after = scratch.zeros(new Shape(to - blockTo).addAll(s.getShape().slice(1)), s.getDataType());
-                        points.add(after);
-                        deltas.add(after);
-                    }
                     NDArray leaf = Autograd.leaf(concat(points));
-                    taps.replaceRows(layer, leaf, blockFrom - from, blockTo - blockFrom);
+                    taps.replaceRows(layer, leaf, blockFrom - from);
                     leaves.add(new Leaf(layer, leaf, concat(deltas)));
                 }
             }
