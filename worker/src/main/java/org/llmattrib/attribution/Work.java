@@ -29,14 +29,6 @@ public final class Work {
         flops += 2 * model.forwardFlops(rows * tokens, (tokens + 1) / 2, scored);
     }
 
-    public long flops() {
-        return flops;
-    }
-
-    public long forwards() {
-        return forwards;
-    }
-
     public Map<String, Number> toMap() {
         Map<String, Number> m = new LinkedHashMap<>();
         m.put("forwards", forwards);

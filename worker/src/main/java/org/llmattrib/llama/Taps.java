@@ -81,11 +81,6 @@ public final class Taps {
         return result;
     }
 
-    /** Captured outputs by tap name, in forward order. */
-    public Map<String, NDArray> captured() {
-        return captured;
-    }
-
     public NDArray captured(String name) {
         NDArray a = captured.get(name);
         if (a == null) {

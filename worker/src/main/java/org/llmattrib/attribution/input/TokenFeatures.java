@@ -33,10 +33,6 @@ public final class TokenFeatures implements PromptFeatures {
         return positions.clone();
     }
 
-    public long baselineId() {
-        return baselineId;
-    }
-
     @Override
     public int featureCount() {
         return positions.length;
