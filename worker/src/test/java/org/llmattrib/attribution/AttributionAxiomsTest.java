@@ -237,6 +237,29 @@ class AttributionAxiomsTest {
         return out;
     }
 
+    @Test
+    void gradientBatchesReleaseTheirArraysWhenTheyEnd() {
+        // what stays in the job's manager must not depend on how many batches the paths took
+        List<List<String>> groups = llama3Layers().stream().map(List::of).toList();
+        assertThat(arraysLeftPerToken(groups, 8)).isEqualTo(arraysLeftPerToken(groups, 180));
+    }
+
+    private static List<Integer> arraysLeftPerToken(List<List<String>> groups, int rows) {
+        Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
+        LlamaTokenizer tok = llama.requireTokenizer();
+        long[] prompt = tok.encodePrompt("Dave lives in Palm Coast").ids();
+        long[] baseline = prompt.clone();
+        java.util.Arrays.fill(baseline, 1, baseline.length, 0);
+        List<Integer> counts = new ArrayList<>();
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baseline,
+                    tok.encodePlain(" He likes golf").ids(), groups,
+                    new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 20), false, rows, 0, m,
+                    r -> counts.add(m.getManagedArrays().size()));
+        }
+        return counts;
+    }
+
     private static List<String> llama3Layers() {
         var model = TestModels.tinyLlama3(DataType.FLOAT32).model();
         List<String> layers = new ArrayList<>(model.resolveTaps("model.embed_tokens"));

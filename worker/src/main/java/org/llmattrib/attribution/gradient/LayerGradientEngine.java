@@ -2,6 +2,7 @@ package org.llmattrib.attribution.gradient;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -152,8 +153,9 @@ public final class LayerGradientEngine {
                 int blockFrom = Math.max(from, g * samples.size());
                 int blockTo = Math.min(to, (g + 1) * samples.size());
                 for (String layer : groups.get(g)) {
-                    NDArray s = start.get(layer).get(":, 0:{}", upTo);
-                    NDArray e = end.get(layer).get(":, 0:{}", upTo);
+                    // views in the batch's scratch manager, so that everything derived from them is freed per batch
+                    NDArray s = start.get(layer).get(scratch, new NDIndex(":, 0:{}", upTo));
+                    NDArray e = end.get(layer).get(scratch, new NDIndex(":, 0:{}", upTo));
                     List<NDArray> points = new ArrayList<>();
                     List<NDArray> deltas = new ArrayList<>();
                     for (int r = blockFrom; r < blockTo; r++) {
