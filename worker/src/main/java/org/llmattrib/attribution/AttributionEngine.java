@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 import org.llmattrib.attribution.gradient.LayerGradientEngine;
 import org.llmattrib.attribution.input.TokenFeatures;
 import org.llmattrib.attribution.perturbation.PerturbationRunner;
@@ -49,30 +50,17 @@ public final class AttributionEngine {
         }
         Work work = new Work(llama.model());
         long[] firstTokenNanos = {0};
-        JobListener timed = new JobListener() {
-            @Override
-            public void accepted(List<String> features, List<String> targetTokens) {
-                listener.accepted(features, targetTokens);
+        Consumer<JobListener.TokenResult> emit = token -> {
+            if (token.index() == 0) {
+                firstTokenNanos[0] = System.nanoTime() - start;
             }
-
-            @Override
-            public void token(TokenResult token) {
-                if (token.index() == 0) {
-                    firstTokenNanos[0] = System.nanoTime() - start;
-                }
-                listener.token(token);
-            }
-
-            @Override
-            public void completed(Completion completion) {
-                listener.completed(completion);
-            }
+            listener.token(token);
         };
         Result result;
         try (NDManager m = llama.model().manager().newSubManager()) {
             result = job.method() instanceof Job.Perturbation p
-                    ? perturbation(job, p, target, work, checkpoint, m, timed)
-                    : gradient(job, (Job.Gradient) job.method(), target, work, checkpoint, m, timed);
+                    ? perturbation(job, p, target, work, checkpoint, m, emit)
+                    : gradient(job, (Job.Gradient) job.method(), target, work, checkpoint, m, emit);
         }
         Map<String, Double> timings = new LinkedHashMap<>();
         timings.put("first_token_ms", firstTokenNanos[0] / 1e6);
@@ -84,17 +72,17 @@ public final class AttributionEngine {
     private record Result(double[] seqAttr, Map<String, double[]> layersSeqAttr) {}
 
     private Result perturbation(Job job, Job.Perturbation p, long[] target, Work work, Runnable checkpoint,
-            NDManager m, JobListener listener) {
+            NDManager m, Consumer<JobListener.TokenResult> emit) {
         PerturbationRunner runner = new PerturbationRunner(new PerturbedScorer(llama.model(), job.batchRows(), work,
                 checkpoint));
         double[] seq = runner.run(job.features(), target, p.method(), job.trials(), job.prob(), new Random(job.seed()),
-                m, t -> listener.token(new JobListener.TokenResult(t.index(), target[t.index()],
+                m, t -> emit.accept(new JobListener.TokenResult(t.index(), target[t.index()],
                         tokenText(target[t.index()]), t.logProb(), t.attr(), null, null, null)));
         return new Result(seq, null);
     }
 
     private Result gradient(Job job, Job.Gradient g, long[] target, Work work, Runnable checkpoint, NDManager m,
-            JobListener listener) {
+            Consumer<JobListener.TokenResult> emit) {
         if (!(job.features() instanceof TokenFeatures tokens)) {
             throw RequestException.invalid("input.type", "gradient methods attribute to prompt tokens: use input type"
                     + " 'tokens' (Captum's LLMGradientAttribution supports TextTokenInput only)");
@@ -130,7 +118,7 @@ public final class AttributionEngine {
                         }
                     }
                     double logProb = job.prob() ? Math.log(r.fInput()) : r.fInput();
-                    listener.token(new JobListener.TokenResult(r.index(), target[r.index()], tokenText(target[r.index()]),
+                    emit.accept(new JobListener.TokenResult(r.index(), target[r.index()], tokenText(target[r.index()]),
                             logProb, rows.get(job.layers().get(0)), rows, ig, tensors));
                 });
         return new Result(layersSeq.get(job.layers().get(0)), layersSeq);

@@ -1,8 +1,14 @@
 package org.llmattrib.cli;
 
+import ai.djl.ndarray.types.DataType;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.llmattrib.bench.AttributionBenchmark;
+import org.llmattrib.bench.KafkaOverheadBenchmark;
 import org.llmattrib.bench.RuntimeBenchmark;
+import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.TinyLlama;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -15,7 +21,7 @@ final class BenchCommand implements Callable<Integer> {
     String which;
 
     @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}")
-    java.nio.file.Path tokenizer;
+    Path tokenizer;
 
     @Option(names = "--layers", defaultValue = "16", description = "decoder layers of the 1B-shaped model")
     int layers;
@@ -28,22 +34,20 @@ final class BenchCommand implements Callable<Integer> {
         switch (which) {
             case "runtime" -> RuntimeBenchmark.run(layers, repeats, System.out);
             case "attribution" -> attribution();
-            case "kafka" -> org.llmattrib.bench.KafkaOverheadBenchmark.run(org.llmattrib.llama.TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
-            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
+            default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "unknown benchmark '" + which + "'");
         }
         return 0;
     }
 
     private void attribution() {
-        java.nio.file.Path small = org.llmattrib.llama.TinyLlama.demoCheckpoint(tokenizer);
         System.out.println("== small: tiny random Llama (hidden 64, 2 layers, Llama 3 vocabulary) ==");
-        try (org.llmattrib.llama.Llama llama = org.llmattrib.llama.Llama.load(small, "cpu",
-                ai.djl.ndarray.types.DataType.FLOAT32)) {
+        try (Llama llama = Llama.load(TinyLlama.demoCheckpoint(tokenizer), "cpu", DataType.FLOAT32)) {
             AttributionBenchmark.run(llama, AttributionBenchmark.seedCases(), System.out);
         }
         System.out.printf("%n== large: Llama-3.2-1B shape (%d layers), random weights ==%n", layers);
-        try (org.llmattrib.llama.Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer)) {
+        try (Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer)) {
             AttributionBenchmark.run(llama, AttributionBenchmark.largeCases(), System.out);
         }
     }

@@ -17,7 +17,7 @@ import org.llmattrib.llama.Taps;
 
 /**
  * Runs a {@link GradientMethod} on layer taps, per target token, batching layers and path samples
- * into padded-free batches (every row is the same sequence; rows differ in what a tap is replaced by).
+ * into batches without padding (every row is the same sequence; rows differ in what a tap is replaced by).
  *
  * <p>Layers form groups interpolated together: one group per layer in independent mode (each
  * layer gets its own path, so completeness holds per layer), one group of all layers in Captum's
