@@ -71,17 +71,22 @@ public final class LayerGradientEngine {
         Random random = new Random(seed);
         try (NDManager m = jobManager.newSubManager()) {
             // activations on the input and the baseline input, and f(input) for every target token at once
-            Taps capture = Taps.capturing(new HashSet<>(layers));
-            NDArray both = m.create(concat(ids, baseIds)).reshape(2, len);
-            NDArray hidden = model.forward(both, m.ones(both.getShape(), DataType.INT64), capture, null);
-            work.forward(2, len, 0, target.length);
-            double[] fInput = f(hidden, prompt.length, target, 0, prob);
             Map<String, NDArray> end = new LinkedHashMap<>();
             Map<String, NDArray> start = new LinkedHashMap<>();
-            for (String layer : layers) {
-                NDArray a = capture.captured(layer);
-                end.put(layer, a.get("0:1"));
-                start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
+            double[] fInput;
+            try (NDManager first = m.newSubManager()) {
+                Taps capture = Taps.capturing(new HashSet<>(layers));
+                NDArray both = first.create(concat(ids, baseIds)).reshape(2, len);
+                NDArray hidden = model.forward(both, first.ones(both.getShape(), DataType.INT64), capture, null);
+                work.forward(2, len, 0, target.length);
+                fInput = f(hidden, prompt.length, target, 0, prob);
+                // keep the captured activations for the job, free the rest of this forward now
+                for (String layer : layers) {
+                    NDArray a = capture.captured(layer);
+                    a.attach(m);
+                    end.put(layer, a.get("0:1"));
+                    start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
+                }
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
                     start, prob) : null;
@@ -115,7 +120,7 @@ public final class LayerGradientEngine {
             Taps taps = Taps.capturing(java.util.Set.of());
             for (int g = 0; g < groups.size(); g++) {
                 for (String layer : groups.get(g)) {
-                    taps.replaceRows(layer, start.get(layer), g);
+                    taps.replaceRows(layer, start.get(layer).get(scratch, new NDIndex(":")), g);
                 }
             }
             NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
