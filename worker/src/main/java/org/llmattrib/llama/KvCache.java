@@ -66,8 +66,14 @@ public final class KvCache {
         return c;
     }
 
-    /** Moves the cached arrays to {@code manager}, so that a step's scratch manager can be closed. */
+    /**
+     * Moves the cached arrays to {@code manager}, so that a step's scratch manager can be closed. An
+     * empty cache (no position seen yet, e.g. perturbed prompts with no shared prefix) has nothing to move.
+     */
     public void attach(ai.djl.ndarray.NDManager manager) {
+        if (keyMask == null) {
+            return;
+        }
         for (int i = 0; i < keys.length; i++) {
             keys[i].attach(manager);
             values[i].attach(manager);

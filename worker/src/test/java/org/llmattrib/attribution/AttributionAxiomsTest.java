@@ -136,6 +136,48 @@ class AttributionAxiomsTest {
     }
 
     @Test
+    void aBatchWithNoSharedPrefixEqualsItsRowsOneByOne() {
+        // the first token differs between prompts (BOS ablated), so there is no prefix cache to start from
+        List<long[]> prompts = List.of(new long[] {1, 17, 300, 42}, new long[] {0, 17, 300, 42}, new long[] {5, 9},
+                new long[] {0, 17, 300, 42}, new long[] {77, 1, 17, 300, 42, 999});
+        Llama llama = llama();
+        for (int batchRows : new int[] {1, 2, 16}) {
+            double[][] incremental = new double[TARGET.length][];
+            try (NDManager m = llama.model().manager().newSubManager()) {
+                new PerturbedScorer(llama.model(), batchRows, new Work(llama.model()), () -> {})
+                        .score(prompts, TARGET, m, (t, lp) -> incremental[t] = lp);
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                double[] direct = llama.score(prompts.get(i), TARGET);
+                for (int t = 0; t < TARGET.length; t++) {
+                    assertThat(incremental[t][i]).as("batch %d prompt %d token %d", batchRows, i, t)
+                            .isCloseTo(direct[t], within(1e-4));
+                }
+            }
+        }
+    }
+
+    @Test
+    void everyPerturbationMethodWorksWithBosAsAFeatureAndStaysEfficient() {
+        long[] prompt = {1, 17, 300, 42, 999, 5, 77};
+        String[] texts = new String[prompt.length];
+        java.util.Arrays.fill(texts, "t");
+        TokenFeatures features = new TokenFeatures(prompt, texts, Set.of(), 0);
+        int n = features.featureCount();
+        assertThat(n).isEqualTo(prompt.length);
+        double full = f(features, PerturbationMethod.all(n, true), 2);
+        double none = f(features, new boolean[n], 2);
+        assertThat(java.util.Arrays.stream(run(features, new ShapleyValues(10), 1, false)[2]).sum())
+                .isCloseTo(full - none, within(1e-4));
+        assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(3), 1, false)[2]).sum())
+                .isCloseTo(full - none, within(1e-4));
+        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, false)[2]).sum())
+                .isCloseTo(full - none, within(1e-3));
+        assertThat(run(features, LinearSurrogate.lime(40), 1, false)[2]).hasSize(n).doesNotContain(Double.NaN);
+        assertThat(run(features, new FeatureAblation(), 1, false)[2][0]).isNotCloseTo(0.0, within(1e-6));
+    }
+
+    @Test
     void templateMaskSharesAttributionsAndProductBaselinesAreSeeded() {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
         LlamaTokenizer tok = llama.requireTokenizer();

@@ -30,21 +30,30 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GoldenAttributionTest {
 
     private static TokenFeatures features(long[] prompt, long baseline) {
+        return features(prompt, baseline, Set.of(1L));
+    }
+
+    private static TokenFeatures features(long[] prompt, long baseline, Set<Long> skip) {
         String[] texts = new String[prompt.length];
         for (int i = 0; i < prompt.length; i++) {
             texts[i] = "#" + prompt[i];
         }
-        return new TokenFeatures(prompt, texts, Set.of(1L), baseline);
+        return new TokenFeatures(prompt, texts, skip, baseline);
     }
 
     private static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows) {
+        return tokenAttr(llama, golden, method, batchRows, Set.of(1L));
+    }
+
+    private static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows,
+            Set<Long> skip) {
         long[] prompt = TestModels.ids(golden.path("prompt_ids"));
         long[] target = TestModels.ids(golden.path("target_ids"));
         double[][] out = new double[target.length][];
         Work work = new Work(llama.model());
         try (NDManager m = llama.model().manager().newSubManager()) {
             new PerturbationRunner(new PerturbedScorer(llama.model(), batchRows, work, () -> {}))
-                    .run(features(prompt, golden.path("baseline_token_id").asLong()), target, method, 1, false,
+                    .run(features(prompt, golden.path("baseline_token_id").asLong(), skip), target, method, 1, false,
                             new Random(0), m, token -> out[token.index()] = token.attr());
         }
         return out;
@@ -67,6 +76,47 @@ class GoldenAttributionTest {
         assertMatches(tokenAttr(llama, golden, new FeatureAblation(), 64), golden.path("feature_ablation").path("token_attr"));
         // batching and prefix sharing change nothing: one prompt per batch gives the same numbers
         assertMatches(tokenAttr(llama, golden, new FeatureAblation(), 1), golden.path("feature_ablation").path("token_attr"));
+    }
+
+    /**
+     * Captum's {@code skip_tokens=[]}: BOS is a feature too, so no token prefix is shared by the
+     * perturbed prompts. Reference: the fp64 model scoring each ablated prompt directly, one by one;
+     * the other features must still equal the golden numbers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
+    void featureAblationWithBosAsAFeatureMatchesTheFp64Path(String name) {
+        JsonNode golden = TestModels.expected().path(name).path("attribution");
+        long[] prompt = TestModels.ids(golden.path("prompt_ids"));
+        long[] target = TestModels.ids(golden.path("target_ids"));
+        long baseline = golden.path("baseline_token_id").asLong();
+        Llama fp64 = TestModels.goldenModel(name, DataType.FLOAT64);
+        double[] full = fp64.score(prompt, target);
+        double[][] expected = new double[target.length][prompt.length];
+        for (int f = 0; f < prompt.length; f++) {
+            long[] ablated = prompt.clone();
+            ablated[f] = baseline;
+            double[] lp = fp64.score(ablated, target);
+            for (int t = 0; t < target.length; t++) {
+                expected[t][f] = full[t] - lp[t];
+            }
+        }
+        Llama llama = TestModels.goldenModel(name, DataType.FLOAT32);
+        for (int batchRows : new int[] {64, 2}) {
+            double[][] actual = tokenAttr(llama, golden, new FeatureAblation(), batchRows, Set.of());
+            for (int t = 0; t < target.length; t++) {
+                assertThat(actual[t]).hasSize(prompt.length);
+                for (int f = 0; f < prompt.length; f++) {
+                    assertThat(actual[t][f]).as("batch %d token %d feature %d", batchRows, t, f)
+                            .isCloseTo(expected[t][f], within(1e-4));
+                }
+                assertThat(actual[t][0]).as("ablating BOS changes the log-prob").isNotCloseTo(0.0, within(1e-3));
+                for (int f = 1; f < prompt.length; f++) {
+                    assertThat(actual[t][f]).isCloseTo(golden.path("feature_ablation").path("token_attr").get(t)
+                            .get(f - 1).asDouble(), within(1e-4));
+                }
+            }
+        }
     }
 
     @ParameterizedTest
