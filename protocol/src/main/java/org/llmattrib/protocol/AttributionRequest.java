@@ -19,7 +19,7 @@ import java.util.List;
  * @param method the attribution method
  * @param layers gradient methods: layer names or globs like {@code model.layers.*.mlp}
  * @param multiLayer independent (default) or joint
- * @param attrTarget log_prob (default) or prob
+ * @param attrTarget log_prob (default), prob, or a contrast against other tokens
  * @param numTrials attributions averaged over this many trials (1)
  * @param reduce sum (default), l2 or none over the hidden dimension
  * @param deadline ISO-8601 instant after which the job stops
@@ -36,7 +36,7 @@ public record AttributionRequest(
         MethodSpec method,
         List<String> layers,
         String multiLayer,
-        String attrTarget,
+        AttrTarget attrTarget,
         Integer numTrials,
         String reduce,
         String deadline) {
@@ -55,8 +55,8 @@ public record AttributionRequest(
         return multiLayer == null ? "independent" : multiLayer;
     }
 
-    public String attrTargetOrDefault() {
-        return attrTarget == null ? "log_prob" : attrTarget;
+    public AttrTarget attrTargetOrDefault() {
+        return attrTarget == null ? AttrTarget.LOG_PROB : attrTarget;
     }
 
     public int numTrialsOrDefault() {

@@ -98,9 +98,30 @@ class ProtocolTest {
     void aRequestBuiltInJavaValidates() {
         AttributionRequest request = new AttributionRequest(AttributionRequest.SCHEMA, "built-1", null,
                 new InputSpec.Tokens("Dave lives in Palm Coast", null, null), null, List.of(5L, 6L), null,
-                MethodSpec.named("kernel_shap"), null, null, "prob", 2, null, "2030-01-01T00:00:00Z");
+                MethodSpec.named("kernel_shap"), null, null, new AttrTarget(AttrTarget.Kind.PROB, null, null), 2, null,
+                "2030-01-01T00:00:00Z");
         assertThat(Protocol.decodeRequest(Protocol.encode(request))).isEqualTo(request);
         assertThat(Protocol.toJson(request)).doesNotContain("null", "model", "layers");
+    }
+
+    @Test
+    void attrTargetIsAStringOrAContrastObject() {
+        String base = "{\"schema\":\"attribution-request/v1\",\"job_id\":\"c\",\"input\":{\"type\":\"tokens\","
+                + "\"text\":\"x\"},\"target\":\" golf\",\"method\":{\"name\":\"feature_ablation\"},\"attr_target\":";
+        AttributionRequest text = Protocol.decodeRequest((base + "{\"type\":\"contrast\",\"text\":\" tennis\"}}").getBytes());
+        assertThat(text.attrTargetOrDefault()).isEqualTo(new AttrTarget(AttrTarget.Kind.CONTRAST, " tennis", null));
+        AttributionRequest ids = Protocol.decodeRequest((base + "{\"type\":\"contrast\",\"ids\":[5,6]}}").getBytes());
+        assertThat(ids.attrTargetOrDefault().ids()).containsExactly(5L, 6L);
+        assertThat(Protocol.decodeRequest(Protocol.encode(ids))).isEqualTo(ids);
+        assertThat(Protocol.toJson(ids)).contains("\"attr_target\":{\"type\":\"contrast\",\"ids\":[5,6]}");
+        assertThat(Protocol.decodeRequest((base + "\"prob\"}").getBytes()).attrTargetOrDefault().kind())
+                .isEqualTo(AttrTarget.Kind.PROB);
+        for (String bad : List.of("\"logit\"", "{\"type\":\"contrast\"}", "{\"type\":\"contrast\",\"text\":\"a\",\"ids\":[1]}",
+                "{\"type\":\"contrast\",\"ids\":[]}", "{\"type\":\"other\",\"text\":\"a\"}")) {
+            assertThatThrownBy(() -> Protocol.decodeRequest((base + bad + "}").getBytes()))
+                    .as(bad).isInstanceOf(ProtocolException.class)
+                    .extracting(e -> ((ProtocolException) e).field()).asString().startsWith("attr_target");
+        }
     }
 
     @Test
@@ -117,7 +138,7 @@ class ProtocolTest {
         AttributionRequest tokens = Protocol.decodeRequest(example("seed-token-feature-ablation"));
         assertThat(tokens.multiLayerOrDefault()).isEqualTo("independent");
         assertThat(tokens.reduceOrDefault()).isEqualTo("sum");
-        assertThat(tokens.attrTargetOrDefault()).isEqualTo("log_prob");
+        assertThat(tokens.attrTargetOrDefault()).isEqualTo(AttrTarget.LOG_PROB);
         assertThat(tokens.numTrialsOrDefault()).isEqualTo(1);
         assertThat(((InputSpec.Tokens) tokens.input()).skipTokens()).extracting(JsonNode::asText)
                 .containsExactly("<|begin_of_text|>");

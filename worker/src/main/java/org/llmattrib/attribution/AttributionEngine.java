@@ -48,6 +48,7 @@ public final class AttributionEngine {
         if (target.length == 0) {
             throw RequestException.invalid("target", "the target is empty: nothing to attribute");
         }
+        job.quantity().check(target);
         Work work = new Work(llama.model());
         long[] firstTokenNanos = {0};
         Consumer<JobListener.TokenResult> emit = token -> {
@@ -75,7 +76,7 @@ public final class AttributionEngine {
             NDManager m, Consumer<JobListener.TokenResult> emit) {
         PerturbationRunner runner = new PerturbationRunner(new PerturbedScorer(llama.model(), job.batchRows(), work,
                 checkpoint));
-        double[] seq = runner.run(job.features(), target, p.method(), job.trials(), job.prob(), new Random(job.seed()),
+        double[] seq = runner.run(job.features(), target, p.method(), job.trials(), job.quantity(), new Random(job.seed()),
                 m, t -> emit.accept(new JobListener.TokenResult(t.index(), target[t.index()],
                         tokenText(target[t.index()]), t.logProb(), t.attr(), null, null, null)));
         return new Result(seq, null);
@@ -94,7 +95,7 @@ public final class AttributionEngine {
         Map<String, double[]> layersSeq = new LinkedHashMap<>();
         job.layers().forEach(l -> layersSeq.put(l, new double[positions.length]));
         new LayerGradientEngine(llama.model(), work, checkpoint).run(prompt, baseline, target, groups, g.method(),
-                job.prob(), job.batchRows(), job.seed(), m, r -> {
+                job.quantity(), job.batchRows(), job.seed(), m, r -> {
                     Map<String, double[]> rows = new LinkedHashMap<>();
                     Map<String, String> tensors = job.reduce() == Job.Reduce.NONE ? new LinkedHashMap<>() : null;
                     for (String layer : job.layers()) {
@@ -117,9 +118,8 @@ public final class AttributionEngine {
                             ig.put(c.getKey(), new JobListener.IgCheck(c.getValue()[0], c.getValue()[1], c.getValue()[2]));
                         }
                     }
-                    double logProb = job.prob() ? Math.log(r.fInput()) : r.fInput();
                     emit.accept(new JobListener.TokenResult(r.index(), target[r.index()], tokenText(target[r.index()]),
-                            logProb, rows.get(job.layers().get(0)), rows, ig, tensors));
+                            r.logProb(), rows.get(job.layers().get(0)), rows, ig, tensors));
                 });
         return new Result(layersSeq.get(job.layers().get(0)), layersSeq);
     }

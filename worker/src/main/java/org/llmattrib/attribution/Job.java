@@ -21,7 +21,7 @@ public record Job(
         Method method,
         List<String> layers,
         boolean joint,
-        boolean prob,
+        Quantity quantity,
         int trials,
         Reduce reduce,
         long seed,

@@ -27,6 +27,7 @@ import org.llmattrib.attribution.perturbation.ShapleyValueSampling;
 import org.llmattrib.attribution.perturbation.ShapleyValues;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaTokenizer;
+import org.llmattrib.protocol.AttrTarget;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.InputSpec;
 import org.llmattrib.protocol.MethodSpec;
@@ -67,8 +68,13 @@ public final class RequestPlanner {
                     + " for the q/k/v projections, model.layers.N.post_attention_layernorm for the MLP)");
         }
         int rows = gradient ? m.internalBatchSizeOrDefault() : m.perturbationsPerEvalOrDefault();
-        return new Job(r.jobId(), features, target(r), r.maxNewTokensOrDefault(), method, layers,
-                r.multiLayerOrDefault().equals("joint"), r.attrTargetOrDefault().equals("prob"), r.numTrialsOrDefault(),
+        long[] target = target(r);
+        Quantity quantity = quantity(r.attrTargetOrDefault());
+        if (target != null) {
+            quantity.check(target);
+        }
+        return new Job(r.jobId(), features, target, r.maxNewTokensOrDefault(), method, layers,
+                r.multiLayerOrDefault().equals("joint"), quantity, r.numTrialsOrDefault(),
                 Job.Reduce.valueOf(r.reduceOrDefault().toUpperCase(java.util.Locale.ROOT)), m.seedOrDefault(),
                 rows, deadline(r.deadline()));
     }
@@ -266,6 +272,26 @@ public final class RequestPlanner {
             return ids;
         }
         return null;
+    }
+
+    private Quantity quantity(AttrTarget a) {
+        return switch (a.kind()) {
+            case LOG_PROB -> new Quantity.LogProb();
+            case PROB -> new Quantity.Prob();
+            case CONTRAST -> {
+                long[] ids = a.ids() != null ? a.ids().stream().mapToLong(Long::longValue).toArray()
+                        : tokenizer("attr_target.text").encodePlain(a.text()).ids();
+                if (ids.length == 0) {
+                    throw RequestException.invalid("attr_target.text", "the contrast text has no tokens");
+                }
+                try {
+                    llama.model().checkIds(ids);
+                } catch (IllegalArgumentException e) {
+                    throw RequestException.invalid("attr_target.ids", e.getMessage());
+                }
+                yield new Quantity.Contrast(ids);
+            }
+        };
     }
 
     private static Job.Method method(MethodSpec m) {

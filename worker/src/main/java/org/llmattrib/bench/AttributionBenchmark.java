@@ -105,7 +105,7 @@ public final class AttributionBenchmark {
         for (int repeat = 0; repeat < 2; repeat++) {
             try (ai.djl.ndarray.NDManager m = llama.model().manager().newSubManager()) {
                 long start = System.nanoTime();
-                scorer.score(List.of(job.features().fullPrompt()), target, m, (t, lp) -> {});
+                scorer.score(List.of(job.features().fullPrompt()), target, job.quantity(), m, (t, values, lp) -> {});
                 best = Math.min(best, (System.nanoTime() - start) / 1e9);
             }
         }

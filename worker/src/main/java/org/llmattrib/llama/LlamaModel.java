@@ -268,9 +268,14 @@ public final class LlamaModel implements AutoCloseable {
         return linear(picked, lmHead);
     }
 
+    /** log p(. ) over the vocabulary at the given flat positions: [N, vocab]. */
+    public NDArray logSoftmaxAt(NDArray hidden, long[] flatPositions) {
+        return logitsAt(hidden, flatPositions).logSoftmax(-1);
+    }
+
     /** log p(token) at each given flat position for the given next tokens: [N]. */
     public NDArray logProbsAt(NDArray hidden, long[] flatPositions, long[] nextTokens) {
-        NDArray logp = logitsAt(hidden, flatPositions).logSoftmax(-1);
+        NDArray logp = logSoftmaxAt(hidden, flatPositions);
         NDArray index = hidden.getManager().create(nextTokens).reshape(nextTokens.length, 1);
         return logp.gather(index, 1).reshape(nextTokens.length);
     }

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.Test;
 
 /** Properties every attribution must satisfy, on our own tiny Llama 3-vocabulary checkpoint. */
 class AttributionAxiomsTest {
+    private static final Quantity LOG_PROB = new Quantity.LogProb();
     private static final long[] TARGET = {1, 17, 300};
 
     private static Llama llama() {
@@ -47,16 +48,16 @@ class AttributionAxiomsTest {
     }
 
     /** [token][value] attributions, and the sequence attribution as the last row. */
-    private static double[][] run(PromptFeatures features, PerturbationMethod method, int trials, boolean prob) {
-        return run(llama(), features, method, trials, prob);
+    private static double[][] run(PromptFeatures features, PerturbationMethod method, int trials, Quantity quantity) {
+        return run(llama(), features, method, trials, quantity);
     }
 
     private static double[][] run(Llama llama, PromptFeatures features, PerturbationMethod method, int trials,
-            boolean prob) {
+            Quantity quantity) {
         double[][] out = new double[TARGET.length + 1][];
         try (NDManager m = llama.model().manager().newSubManager()) {
             out[TARGET.length] = new PerturbationRunner(new PerturbedScorer(llama.model(), 16, new Work(llama.model()),
-                    () -> {})).run(features, TARGET, method, trials, prob, new Random(1), m,
+                    () -> {})).run(features, TARGET, method, trials, quantity, new Random(1), m,
                     t -> out[t.index()] = t.attr());
         }
         return out;
@@ -70,7 +71,7 @@ class AttributionAxiomsTest {
     void shapleyValuesAreEfficient() {
         TokenFeatures features = tokens();
         int n = features.featureCount();
-        double[][] attr = run(features, new ShapleyValues(10), 1, false);
+        double[][] attr = run(features, new ShapleyValues(10), 1, LOG_PROB);
         for (int t = 0; t < TARGET.length; t++) {
             double expected = f(features, PerturbationMethod.all(n, true), t) - f(features, new boolean[n], t);
             assertThat(java.util.Arrays.stream(attr[t]).sum()).as("token %d", t).isCloseTo(expected, within(1e-4));
@@ -88,10 +89,10 @@ class AttributionAxiomsTest {
         double full = f(features, PerturbationMethod.all(n, true), 1);
         double none = f(features, new boolean[n], 1);
         // every sampled order telescopes from f(none) to f(all)
-        assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(5), 1, false)[1]).sum())
+        assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(5), 1, LOG_PROB)[1]).sum())
                 .isCloseTo(full - none, within(1e-4));
         // KernelShap's 1e6 weights on the full and empty coalitions pin efficiency
-        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, false)[1]).sum())
+        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, LOG_PROB)[1]).sum())
                 .isCloseTo(full - none, within(1e-3));
     }
 
@@ -109,7 +110,7 @@ class AttributionAxiomsTest {
         TextFeatures features = new TextFeatures(List.of("a", "hidden", "c"), new Baselines.Fixed(List.of("x", "y", "z")),
                 new int[] {0, 1, 2}, values -> values.get(0) + " " + values.get(2),
                 text -> new long[] {1, 10 + text.charAt(0), 20 + text.charAt(text.length() - 1)});
-        double[][] attr = run(features, new FeatureAblation(), 1, false);
+        double[][] attr = run(features, new FeatureAblation(), 1, LOG_PROB);
         for (double[] row : attr) {
             assertThat(row[1]).isEqualTo(0.0);
             assertThat(row[0]).isNotEqualTo(0.0);
@@ -125,7 +126,7 @@ class AttributionAxiomsTest {
         double[][] incremental = new double[TARGET.length][];
         try (NDManager m = llama.model().manager().newSubManager()) {
             new PerturbedScorer(llama.model(), 3, new Work(llama.model()), () -> {})
-                    .score(prompts, TARGET, m, (t, lp) -> incremental[t] = lp);
+                    .score(prompts, TARGET, new Quantity.LogProb(), m, (t, values, lp) -> incremental[t] = lp);
         }
         for (int i = 0; i < prompts.size(); i++) {
             double[] direct = llama.score(prompts.get(i), TARGET);
@@ -145,7 +146,7 @@ class AttributionAxiomsTest {
             double[][] incremental = new double[TARGET.length][];
             try (NDManager m = llama.model().manager().newSubManager()) {
                 new PerturbedScorer(llama.model(), batchRows, new Work(llama.model()), () -> {})
-                        .score(prompts, TARGET, m, (t, lp) -> incremental[t] = lp);
+                        .score(prompts, TARGET, new Quantity.LogProb(), m, (t, values, lp) -> incremental[t] = lp);
             }
             for (int i = 0; i < prompts.size(); i++) {
                 double[] direct = llama.score(prompts.get(i), TARGET);
@@ -167,14 +168,14 @@ class AttributionAxiomsTest {
         assertThat(n).isEqualTo(prompt.length);
         double full = f(features, PerturbationMethod.all(n, true), 2);
         double none = f(features, new boolean[n], 2);
-        assertThat(java.util.Arrays.stream(run(features, new ShapleyValues(10), 1, false)[2]).sum())
+        assertThat(java.util.Arrays.stream(run(features, new ShapleyValues(10), 1, LOG_PROB)[2]).sum())
                 .isCloseTo(full - none, within(1e-4));
-        assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(3), 1, false)[2]).sum())
+        assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(3), 1, LOG_PROB)[2]).sum())
                 .isCloseTo(full - none, within(1e-4));
-        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, false)[2]).sum())
+        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, LOG_PROB)[2]).sum())
                 .isCloseTo(full - none, within(1e-3));
-        assertThat(run(features, LinearSurrogate.lime(40), 1, false)[2]).hasSize(n).doesNotContain(Double.NaN);
-        assertThat(run(features, new FeatureAblation(), 1, false)[2][0]).isNotCloseTo(0.0, within(1e-6));
+        assertThat(run(features, LinearSurrogate.lime(40), 1, LOG_PROB)[2]).hasSize(n).doesNotContain(Double.NaN);
+        assertThat(run(features, new FeatureAblation(), 1, LOG_PROB)[2][0]).isNotCloseTo(0.0, within(1e-6));
     }
 
     @Test
@@ -190,8 +191,8 @@ class AttributionAxiomsTest {
                 text -> tok.encodePrompt(text).ids());
         assertThat(features.featureCount()).isEqualTo(2);
         assertThat(features.text(new boolean[] {true, false}, new Random(3))).matches("Dave lives in (Seattle, WA|Boston, MA)\\.");
-        double[][] a = run(llama, features, new FeatureAblation(), 3, false);
-        double[][] b = run(llama, features, new FeatureAblation(), 3, false);
+        double[][] a = run(llama, features, new FeatureAblation(), 3, LOG_PROB);
+        double[][] b = run(llama, features, new FeatureAblation(), 3, LOG_PROB);
         for (int t = 0; t < a.length; t++) {
             assertThat(a[t][1]).isEqualTo(a[t][2]);
             assertThat(a[t]).containsExactly(b[t]);
@@ -199,6 +200,11 @@ class AttributionAxiomsTest {
     }
 
     private static List<LayerGradientEngine.TokenAttribution> gradients(List<List<String>> groups, GradientMethod method) {
+        return gradients(groups, method, LOG_PROB);
+    }
+
+    private static List<LayerGradientEngine.TokenAttribution> gradients(List<List<String>> groups, GradientMethod method,
+            Quantity quantity) {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
         LlamaTokenizer tok = llama.requireTokenizer();
         LlamaTokenizer.Tokens promptTokens = tok.encodePrompt("Dave lives in Palm Coast, FL and is a lawyer.");
@@ -209,7 +215,7 @@ class AttributionAxiomsTest {
         List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baseline, target,
-                    groups, method, false, 40, 0, m, out::add);
+                    groups, method, quantity, 40, 0, m, out::add);
         }
         return out;
     }
@@ -226,6 +232,55 @@ class AttributionAxiomsTest {
                         .isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
             }
         }
+    }
+
+    @Test
+    void contrastiveIntegratedGradientsAreCompleteAndReportTheTargetsLogProb() {
+        // " He likes golf" against " She hates tennis" token by token, and against one token everywhere
+        Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
+        long[] contrast = llama.requireTokenizer().encodePlain(" She hates tennis").ids();
+        List<String> layers = List.of("model.embed_tokens", "model.layers.0.mlp");
+        List<LayerGradientEngine.TokenAttribution> plain = gradients(List.of(List.of("model.embed_tokens")),
+                new LayerGradientXActivation());
+        for (Quantity q : List.of(new Quantity.Contrast(contrast), new Quantity.Contrast(new long[] {contrast[2]}))) {
+            List<LayerGradientEngine.TokenAttribution> contrastive = gradients(layers.stream().map(List::of).toList(),
+                    new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), q);
+            for (LayerGradientEngine.TokenAttribution token : contrastive) {
+                LayerGradientEngine.TokenAttribution same = plain.get(token.index());
+                assertThat(token.logProb()).isCloseTo(same.fInput(), within(1e-5));
+                assertThat(token.fInput()).as("log p(t) - log p(c) is not log p(t)").isNotCloseTo(token.logProb(), within(1e-3));
+                for (String layer : layers) {
+                    double[] check = token.checks().get(layer);
+                    assertThat(Math.abs(check[2])).as("%s token %d", layer, token.index())
+                            .isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
+                }
+            }
+        }
+    }
+
+    @Test
+    void contrastiveShapleyIsEfficientForTheDifference() {
+        TokenFeatures features = tokens();
+        int n = features.featureCount();
+        long[] contrast = {5, 640, 9};
+        Quantity q = new Quantity.Contrast(contrast);
+        Llama llama = llama();
+        double[][] attr = run(features, new ShapleyValues(10), 1, q);
+        double[][] kernel = run(features, LinearSurrogate.kernelShap(60), 1, q);
+        for (int t = 0; t < TARGET.length; t++) {
+            long[] withContrast = java.util.Arrays.copyOf(TARGET, t + 1);
+            withContrast[t] = contrast[t];
+            double full = f(features, PerturbationMethod.all(n, true), t)
+                    - llama.score(features.render(PerturbationMethod.all(n, true), null), withContrast)[t];
+            double none = f(features, new boolean[n], t) - llama.score(features.render(new boolean[n], null), withContrast)[t];
+            assertThat(java.util.Arrays.stream(attr[t]).sum()).as("token %d", t).isCloseTo(full - none, within(1e-4));
+            assertThat(java.util.Arrays.stream(kernel[t]).sum()).as("token %d", t).isCloseTo(full - none, within(1e-3));
+        }
+        // the sequence quantity is the sum of per-token contrasts, so seq_attr is the column sum
+        for (int f = 0; f < n; f++) {
+            assertThat(attr[TARGET.length][f]).isCloseTo(attr[0][f] + attr[1][f] + attr[2][f], within(1e-9));
+        }
+        assertThat(run(features, LinearSurrogate.lime(40), 1, q)[1]).hasSize(n).doesNotContain(Double.NaN);
     }
 
     @Test
@@ -274,7 +329,7 @@ class AttributionAxiomsTest {
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt,
                     features.render(new boolean[features.featureCount()], null), tok.encodePlain(" He likes").ids(),
-                    groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 20), false, rows, 0, m, out::add);
+                    groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 20), LOG_PROB, rows, 0, m, out::add);
         }
         return out;
     }
@@ -296,7 +351,7 @@ class AttributionAxiomsTest {
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baseline,
                     tok.encodePlain(" He likes golf").ids(), groups,
-                    new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 20), false, rows, 0, m,
+                    new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 20), LOG_PROB, rows, 0, m,
                     r -> counts.add(m.getManagedArrays().size()));
         }
         return counts;

@@ -28,6 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Attributions against the independent fp64 reference in golden/expected.json. */
 class GoldenAttributionTest {
+    private static final Quantity LOG_PROB = new Quantity.LogProb();
 
     private static TokenFeatures features(long[] prompt, long baseline) {
         return features(prompt, baseline, Set.of(1L));
@@ -47,13 +48,18 @@ class GoldenAttributionTest {
 
     private static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows,
             Set<Long> skip) {
+        return tokenAttr(llama, golden, method, batchRows, skip, LOG_PROB);
+    }
+
+    private static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows,
+            Set<Long> skip, Quantity quantity) {
         long[] prompt = TestModels.ids(golden.path("prompt_ids"));
         long[] target = TestModels.ids(golden.path("target_ids"));
         double[][] out = new double[target.length][];
         Work work = new Work(llama.model());
         try (NDManager m = llama.model().manager().newSubManager()) {
             new PerturbationRunner(new PerturbedScorer(llama.model(), batchRows, work, () -> {}))
-                    .run(features(prompt, golden.path("baseline_token_id").asLong(), skip), target, method, 1, false,
+                    .run(features(prompt, golden.path("baseline_token_id").asLong(), skip), target, method, 1, quantity,
                             new Random(0), m, token -> out[token.index()] = token.attr());
         }
         return out;
@@ -119,6 +125,40 @@ class GoldenAttributionTest {
         }
     }
 
+    /**
+     * Contrastive feature ablation, log p(t_k) - log p(c_k) with the same teacher-forced prefix:
+     * against the fp64 model scoring each ablated prompt directly, and, FA being linear in the
+     * quantity, equal to the golden log-prob attributions minus the contrast's own.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
+    void contrastiveFeatureAblationMatchesTheFp64Path(String name) {
+        JsonNode golden = TestModels.expected().path(name).path("attribution");
+        long[] prompt = TestModels.ids(golden.path("prompt_ids"));
+        long[] target = TestModels.ids(golden.path("target_ids"));
+        long baseline = golden.path("baseline_token_id").asLong();
+        Llama fp64 = TestModels.goldenModel(name, DataType.FLOAT64);
+        Llama llama = TestModels.goldenModel(name, DataType.FLOAT32);
+        for (long[] contrast : new long[][] {{640, 5, 77}, {999}}) {
+            double[][] actual = tokenAttr(llama, golden, new FeatureAblation(), 64, Set.of(1L),
+                    new Quantity.Contrast(contrast));
+            for (int t = 0; t < target.length; t++) {
+                long[] prefixAndContrast = java.util.Arrays.copyOf(target, t + 1);
+                prefixAndContrast[t] = contrast[contrast.length == 1 ? 0 : t];
+                double full = fp64.score(prompt, target)[t] - fp64.score(prompt, prefixAndContrast)[t];
+                for (int f = 1; f < prompt.length; f++) {
+                    long[] ablated = prompt.clone();
+                    ablated[f] = baseline;
+                    double expected = full - (fp64.score(ablated, target)[t] - fp64.score(ablated, prefixAndContrast)[t]);
+                    double contrastOnly = fp64.score(prompt, prefixAndContrast)[t] - fp64.score(ablated, prefixAndContrast)[t];
+                    assertThat(actual[t][f - 1]).as("token %d feature %d", t, f).isCloseTo(expected, within(1e-4))
+                            .isCloseTo(golden.path("feature_ablation").path("token_attr").get(t).get(f - 1).asDouble()
+                                    - contrastOnly, within(1e-4));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
     void exactShapleyValuesMatchTheReference(String name) {
@@ -141,7 +181,7 @@ class GoldenAttributionTest {
         List<LayerGradientEngine.TokenAttribution> results = new ArrayList<>();
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baselinePrompt,
-                    target, groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), false, 64, 0,
+                    target, groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), LOG_PROB, 64, 0,
                     m, results::add);
         }
         assertThat(results).hasSize(target.length);

@@ -92,6 +92,24 @@ class RequestPlannerTest {
     }
 
     @Test
+    void aContrastHasOneTokenPerTargetTokenOrOneForAll() {
+        String fa = "\"method\": {\"name\": \"feature_ablation\"}, ";
+        Job texts = plan(request(TOKENS, fa + "\"target\": \" playing golf\", \"attr_target\":"
+                + " {\"type\": \"contrast\", \"text\": \" playing tennis\"}"));
+        assertThat(texts.quantity()).isInstanceOfSatisfying(Quantity.Contrast.class,
+                c -> assertThat(c.ids()).hasSize(2));
+        Job one = plan(request(TOKENS, fa + "\"target\": \" playing golf\", \"attr_target\":"
+                + " {\"type\": \"contrast\", \"ids\": [5]}"));
+        assertThat(((Quantity.Contrast) one.quantity()).ids()).containsExactly(5L);
+        assertRefused(request(TOKENS, fa + "\"target\": \" playing golf\", \"attr_target\":"
+                + " {\"type\": \"contrast\", \"text\": \" tennis is fun\"}"), "invalid_request", "attr_target",
+                "the contrast has 3 tokens but the target has 2");
+        assertRefused(request(TOKENS, fa + "\"target\": \" golf\", \"attr_target\":"
+                + " {\"type\": \"contrast\", \"ids\": [99999999]}"), "invalid_request", "attr_target.ids",
+                "outside the vocabulary");
+    }
+
+    @Test
     void gradientMethodsNeedTokenInput() {
         Job job = plan(request("{\"type\": \"template\", \"template\": \"{a}\", \"values\": {\"a\": \"x\"}}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\"}"));

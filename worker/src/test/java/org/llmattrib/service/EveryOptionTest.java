@@ -67,6 +67,10 @@ class EveryOptionTest {
                      "multi_layer": "joint"}""",
             "layers-independent", """
                     {"target": " golf", "layers": ["model.layers.1.self_attn.*"], "multi_layer": "independent"}""",
+            "contrast-text", """
+                    {"target": " playing golf", "attr_target": {"type": "contrast", "text": " playing tennis"}}""",
+            "contrast-one-id-generated", """
+                    {"generation": {"max_new_tokens": 2}, "attr_target": {"type": "contrast", "ids": [220]}}""",
             "reduce-none-without-store", """
                     {"target": " golf", "reduce": "none"}""");
 

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.llama.Autograd;
 import org.llmattrib.llama.LlamaModel;
@@ -21,8 +22,8 @@ import org.llmattrib.llama.Taps;
  *
  * <p>Layers form groups interpolated together: one group per layer in independent mode (each
  * layer gets its own path, so completeness holds per layer), one group of all layers in Captum's
- * joint mode. For target token t the sequence is prompt + target[&lt;t] and f is
- * log p(target[t]) (or p) at its last position.
+ * joint mode. For target token t the sequence is prompt + target[&lt;t] and f is the
+ * {@link Quantity} (log p(target[t]), p, or a contrast) at its last position.
  */
 public final class LayerGradientEngine {
 
@@ -33,6 +34,7 @@ public final class LayerGradientEngine {
      */
     public record TokenAttribution(
             int index,
+            double logProb,
             double fInput,
             Map<String, double[]> positionSums,
             Map<String, double[]> positionNorms,
@@ -57,10 +59,10 @@ public final class LayerGradientEngine {
      * @param prompt prompt ids
      * @param baselinePrompt the prompt with its features replaced by the baseline token
      * @param groups layer groups, each interpolated on its own path
-     * @param prob attribute p instead of log p
+     * @param quantity what is attributed at each target token
      */
     public void run(long[] prompt, long[] baselinePrompt, long[] target, List<List<String>> groups,
-            GradientMethod method, boolean prob, int batchRows, long seed,
+            GradientMethod method, Quantity quantity, int batchRows, long seed,
             NDManager jobManager, Listener listener) {
         int len = prompt.length + target.length;
         long[] ids = concat(prompt, target);
@@ -74,12 +76,15 @@ public final class LayerGradientEngine {
             Map<String, NDArray> end = new LinkedHashMap<>();
             Map<String, NDArray> start = new LinkedHashMap<>();
             double[] fInput;
+            double[] logProbs;
             try (NDManager first = m.newSubManager()) {
                 Taps capture = Taps.capturing(new HashSet<>(layers));
                 NDArray both = first.create(concat(ids, baseIds)).reshape(2, len);
                 NDArray hidden = model.forward(both, first.ones(both.getShape(), DataType.INT64), capture, null);
                 work.forward(2, len, 0, target.length);
-                fInput = f(hidden, prompt.length, target, 0, prob);
+                NDArray inputLogProbs = logSoftmax(hidden, prompt.length, target.length, 0);
+                fInput = f(inputLogProbs, target, quantity);
+                logProbs = f(inputLogProbs, target, new Quantity.LogProb());
                 // keep the captured activations for the job, free the rest of this forward now
                 for (String layer : layers) {
                     NDArray a = capture.captured(layer);
@@ -89,7 +94,7 @@ public final class LayerGradientEngine {
                 }
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
-                    start, prob) : null;
+                    start, quantity) : null;
 
             List<GradientMethod.PathSample> samples = method.samples(random);
             for (int t = 0; t < target.length; t++) {
@@ -101,10 +106,10 @@ public final class LayerGradientEngine {
                 int rows = groups.size() * samples.size();
                 for (int first = 0; first < rows; first += batchRows) {
                     checkpoint.run();
-                    pathBatch(m, ids, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
-                            start, end, prob, random, acc);
+                    pathBatch(m, ids, t, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
+                            start, end, quantity, random, acc);
                 }
-                listener.onToken(tokenResult(t, upTo, fInput[t], fBaseline, groups, acc));
+                listener.onToken(tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups, acc));
                 acc.values().forEach(NDArray::close);
             }
         }
@@ -112,7 +117,7 @@ public final class LayerGradientEngine {
 
     /** f(target[t]) for every t when each group's layers output their start activation. */
     private double[][] baselineOutputs(NDManager m, long[] ids, int promptLength, long[] target,
-            List<List<String>> groups, Map<String, NDArray> start, boolean prob) {
+            List<List<String>> groups, Map<String, NDArray> start, Quantity quantity) {
         int len = ids.length;
         double[][] out = new double[groups.size()][];
         try (NDManager scratch = m.newSubManager()) {
@@ -126,26 +131,36 @@ public final class LayerGradientEngine {
             NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
             work.forward(groups.size(), len, 0, (long) groups.size() * target.length);
             for (int g = 0; g < groups.size(); g++) {
-                out[g] = f(hidden, promptLength, target, g, prob);
+                out[g] = f(logSoftmax(hidden, promptLength, target.length, g), target, quantity);
             }
         }
         return out;
     }
 
-    private double[] f(NDArray hidden, int promptLength, long[] target, int row, boolean prob) {
+    /** [targets, vocab]: log-probs of row {@code row} at the positions that predict each target token. */
+    private NDArray logSoftmax(NDArray hidden, int promptLength, int targets, int row) {
         long len = hidden.getShape().get(1);
-        long[] positions = new long[target.length];
-        for (int t = 0; t < target.length; t++) {
+        long[] positions = new long[targets];
+        for (int t = 0; t < targets; t++) {
             positions[t] = row * len + promptLength - 1 + t;
         }
-        NDArray lp = model.logProbsAt(hidden, positions, target);
-        return (prob ? lp.exp() : lp).toType(DataType.FLOAT64, false).toDoubleArray();
+        return model.logSoftmaxAt(hidden, positions);
+    }
+
+    /** The quantity at every target token t, from row t of {@code logProbs}. */
+    private static double[] f(NDArray logProbs, long[] target, Quantity quantity) {
+        double[] out = new double[target.length];
+        for (int t = 0; t < target.length; t++) {
+            out[t] = quantity.at(t, target[t], logProbs.get("{}:{}", t, t + 1)).toType(DataType.FLOAT64, false)
+                    .getDouble(0);
+        }
+        return out;
     }
 
     /** Rows [from, to) of the (group x sample) grid: one forward with grad, one backward. */
-    private void pathBatch(NDManager m, long[] ids, int upTo, long target, List<List<String>> groups,
+    private void pathBatch(NDManager m, long[] ids, int t, int upTo, long target, List<List<String>> groups,
             List<GradientMethod.PathSample> samples, int from, int to, Map<String, NDArray> start,
-            Map<String, NDArray> end, boolean prob, Random random, Map<String, NDArray> acc) {
+            Map<String, NDArray> end, Quantity quantity, Random random, Map<String, NDArray> acc) {
         int rows = to - from;
         try (NDManager scratch = m.newSubManager()) {
             NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
@@ -181,13 +196,10 @@ public final class LayerGradientEngine {
             Autograd.withGrad(() -> {
                 NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
                 long[] last = new long[rows];
-                long[] tokens = new long[rows];
                 for (int r = 0; r < rows; r++) {
                     last[r] = (long) r * upTo + upTo - 1;
-                    tokens[r] = target;
                 }
-                NDArray lp = model.logProbsAt(hidden, last, tokens);
-                NDArray fRows = prob ? lp.exp() : lp;
+                NDArray fRows = quantity.at(t, target, model.logSoftmaxAt(hidden, last));
                 Autograd.backward(fRows.mul(scratch.create(weights).toType(fRows.getDataType(), false)).sum(), false);
                 return null;
             });
@@ -204,7 +216,7 @@ public final class LayerGradientEngine {
         }
     }
 
-    private TokenAttribution tokenResult(int t, int upTo, double fInput, double[][] fBaseline,
+    private TokenAttribution tokenResult(int t, int upTo, double logProb, double fInput, double[][] fBaseline,
             List<List<String>> groups, Map<String, NDArray> acc) {
         Map<String, double[]> sums = new LinkedHashMap<>();
         Map<String, double[]> norms = new LinkedHashMap<>();
@@ -231,7 +243,7 @@ public final class LayerGradientEngine {
                 checks.put(label, new double[] {fInput, fBaseline[g][t], delta});
             }
         }
-        return new TokenAttribution(t, fInput, sums, norms, unreduced, checks);
+        return new TokenAttribution(t, logProb, fInput, sums, norms, unreduced, checks);
     }
 
     /** A replaced block of one layer's output: the differentiable leaf and the (end - start) it multiplies. */

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.input.PromptFeatures;
 
 /**
@@ -28,7 +29,7 @@ public final class PerturbationRunner {
 
     /** Runs the job; returns the sequence attribution per value. */
     public double[] run(PromptFeatures features, long[] target, PerturbationMethod method, int trials,
-            boolean prob, Random random, NDManager jobManager, Listener listener) {
+            Quantity quantity, Random random, NDManager jobManager, Listener listener) {
         int n = features.featureCount();
         List<PerturbationMethod.Plan> plans = new ArrayList<>();
         List<long[]> prompts = new ArrayList<>();
@@ -40,19 +41,14 @@ public final class PerturbationRunner {
                 prompts.add(features.render(coalition, random));
             }
         }
-        double[] cumulative = new double[prompts.size()];
-        scorer.score(prompts, target, jobManager, (t, logProbs) -> {
-            double[] outputs = new double[logProbs.length];
-            for (int i = 0; i < logProbs.length; i++) {
-                cumulative[i] += logProbs[i];
-                outputs[i] = prob ? Math.exp(logProbs[i]) : logProbs[i];
-            }
-            listener.onToken(new TokenAttribution(t, logProbs[0], features.toValues(average(plans, outputs, n))));
-        });
         double[] sequence = new double[prompts.size()];
-        for (int i = 0; i < sequence.length; i++) {
-            sequence[i] = prob ? Math.exp(cumulative[i]) : cumulative[i];
-        }
+        java.util.Arrays.fill(sequence, quantity.identity());
+        scorer.score(prompts, target, quantity, jobManager, (t, values, logProbs) -> {
+            for (int i = 0; i < values.length; i++) {
+                sequence[i] = quantity.combine(sequence[i], values[i]);
+            }
+            listener.onToken(new TokenAttribution(t, logProbs[0], features.toValues(average(plans, values, n))));
+        });
         return features.toValues(average(plans, sequence, n));
     }
 

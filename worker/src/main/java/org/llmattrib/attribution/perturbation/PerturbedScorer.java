@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.llama.KvCache;
 import org.llmattrib.llama.LlamaModel;
@@ -23,9 +24,12 @@ import org.llmattrib.llama.Taps;
  */
 public final class PerturbedScorer {
 
-    /** Receives log p(target[t] | prompt_i, target[&lt;t]) for every prompt i. */
+    /**
+     * Receives, for every prompt i, the attributed quantity at target token t and
+     * log p(target[t] | prompt_i, target[&lt;t]).
+     */
     public interface TokenListener {
-        void onToken(int t, double[] logProbs);
+        void onToken(int t, double[] values, double[] logProbs);
     }
 
     private final LlamaModel model;
@@ -43,7 +47,8 @@ public final class PerturbedScorer {
         this.checkpoint = checkpoint;
     }
 
-    public void score(List<long[]> prompts, long[] target, NDManager jobManager, TokenListener listener) {
+    public void score(List<long[]> prompts, long[] target, Quantity quantity, NDManager jobManager,
+            TokenListener listener) {
         if (target.length == 0) {
             return;
         }
@@ -60,6 +65,7 @@ public final class PerturbedScorer {
         }
         int prefix = sharedPrefix(unique);
         List<Batch> batches = new ArrayList<>();
+        double[] uniqueValues = new double[unique.size()];
         double[] uniqueLogProbs = new double[unique.size()];
         try (NDManager m = jobManager.newSubManager()) {
             KvCache prefixCache = prefix == 0 ? null : prefixCache(unique.get(0), prefix, m);
@@ -68,15 +74,15 @@ public final class PerturbedScorer {
                 Batch b = new Batch(start, unique.subList(start, Math.min(unique.size(), start + batchRows)),
                         m.newSubManager());
                 batches.add(b);
-                b.first(prefixCache, prefix, target[0], uniqueLogProbs);
+                b.first(prefixCache, prefix, new Scored(quantity, 0, target[0], uniqueValues, uniqueLogProbs));
             }
-            listener.onToken(0, spread(uniqueLogProbs, rowOf));
+            listener.onToken(0, spread(uniqueValues, rowOf), spread(uniqueLogProbs, rowOf));
             for (int t = 1; t < target.length; t++) {
                 for (Batch b : batches) {
                     checkpoint.run();
-                    b.next(target[t - 1], target[t], uniqueLogProbs);
+                    b.next(target[t - 1], new Scored(quantity, t, target[t], uniqueValues, uniqueLogProbs));
                 }
-                listener.onToken(t, spread(uniqueLogProbs, rowOf));
+                listener.onToken(t, spread(uniqueValues, rowOf), spread(uniqueLogProbs, rowOf));
             }
         }
     }
@@ -111,6 +117,9 @@ public final class PerturbedScorer {
         return cache;
     }
 
+    /** What one step scores (target token t, through the quantity) and where it writes, per unique prompt. */
+    private record Scored(Quantity quantity, int t, long target, double[] values, double[] logProbs) {}
+
     /** A batch of prompts with its own KV cache. */
     private final class Batch {
         final int offset;
@@ -126,7 +135,7 @@ public final class PerturbedScorer {
         }
 
         /** The prompts after the shared prefix, left-padded so every row's last position is real. */
-        void first(KvCache prefixCache, int prefix, long firstTarget, double[] out) {
+        void first(KvCache prefixCache, int prefix, Scored out) {
             int rows = prompts.size();
             int width = prompts.stream().mapToInt(p -> p.length - prefix).max().orElseThrow();
             long[] ids = new long[rows * width];
@@ -142,35 +151,38 @@ public final class PerturbedScorer {
             cache = prefixCache == null ? new KvCache(model.config().numLayers()) : prefixCache.repeatRows(rows);
             cache.attach(manager);
             past = prefix;
-            step(ids, mask, width, firstTarget, out);
+            step(ids, mask, width, out);
         }
 
-        void next(long previousTarget, long target, double[] out) {
+        void next(long previousTarget, Scored out) {
             int rows = prompts.size();
             long[] ids = new long[rows];
             Arrays.fill(ids, previousTarget);
             long[] mask = new long[rows];
             Arrays.fill(mask, 1);
-            step(ids, mask, 1, target, out);
+            step(ids, mask, 1, out);
         }
 
-        private void step(long[] ids, long[] mask, int width, long target, double[] out) {
+        private void step(long[] ids, long[] mask, int width, Scored out) {
             int rows = prompts.size();
             try (NDManager step = manager.newSubManager()) {
                 NDArray idArray = step.create(ids).reshape(rows, width);
                 NDArray hidden = model.forward(idArray, step.create(mask).reshape(rows, width), Taps.NONE, cache);
                 cache.attach(manager);
                 long[] last = new long[rows];
-                long[] targets = new long[rows];
                 for (int r = 0; r < rows; r++) {
                     last[r] = (long) r * width + width - 1;
-                    targets[r] = target;
                 }
-                double[] lp = model.logProbsAt(hidden, last, targets).toType(DataType.FLOAT64, false).toDoubleArray();
-                System.arraycopy(lp, 0, out, offset, rows);
+                NDArray logProbs = model.logSoftmaxAt(hidden, last);
+                copy(out.quantity().at(out.t(), out.target(), logProbs), out.values());
+                copy(logProbs.get(":, {}", out.target()), out.logProbs());
             }
             work.forward(rows, width, past, rows);
             past += width;
+        }
+
+        private void copy(NDArray perRow, double[] into) {
+            System.arraycopy(perRow.toType(DataType.FLOAT64, false).toDoubleArray(), 0, into, offset, prompts.size());
         }
     }
 }
