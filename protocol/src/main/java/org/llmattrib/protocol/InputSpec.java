@@ -13,7 +13,8 @@ import java.util.List;
 @JsonSubTypes({
     @JsonSubTypes.Type(value = InputSpec.Tokens.class, name = "tokens"),
     @JsonSubTypes.Type(value = InputSpec.Template.class, name = "template"),
-    @JsonSubTypes.Type(value = InputSpec.Segments.class, name = "segments")
+    @JsonSubTypes.Type(value = InputSpec.Segments.class, name = "segments"),
+    @JsonSubTypes.Type(value = InputSpec.Chat.class, name = "chat")
 })
 public sealed interface InputSpec {
 
@@ -93,5 +94,43 @@ public sealed interface InputSpec {
         private static String orEmpty(String s) {
             return s == null ? "" : s;
         }
+    }
+
+    /**
+     * A conversation rendered with the model's chat template ({@code tokenizer_config.json}). Only
+     * the messages' contents are features; the template's scaffolding (headers, BOS, end-of-turn
+     * tokens) is never ablated.
+     *
+     * @param messages the conversation, at least one message
+     * @param addGenerationPrompt end with the assistant header, as for a reply (default true)
+     * @param features each content token a feature ({@code tokens}, default) or one per message
+     * @param baselineTokenId replaces absent tokens; default 0
+     * @param dateString the template's {@code date_string} (Llama 3.1+ write it into the system
+     *     header); default: today, through {@code strftime_now}. Fix it for reproducible prompts.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Chat(List<Message> messages, Boolean addGenerationPrompt, ChatFeatures features, Long baselineTokenId,
+            String dateString) implements InputSpec {
+
+        /** One message: role {@code system}, {@code user} or {@code assistant}, and its content. */
+        public record Message(String role, String content) {}
+
+        public boolean addGenerationPromptOrDefault() {
+            return addGenerationPrompt == null || addGenerationPrompt;
+        }
+
+        public ChatFeatures featuresOrDefault() {
+            return features == null ? ChatFeatures.TOKENS : features;
+        }
+
+        public long baselineTokenIdOrDefault() {
+            return baselineTokenId == null ? 0 : baselineTokenId;
+        }
+    }
+
+    /** What the features of a chat input are. */
+    enum ChatFeatures {
+        @com.fasterxml.jackson.annotation.JsonProperty("tokens") TOKENS,
+        @com.fasterxml.jackson.annotation.JsonProperty("messages") MESSAGES
     }
 }

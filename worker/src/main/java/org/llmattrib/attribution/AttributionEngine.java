@@ -90,20 +90,18 @@ public final class AttributionEngine {
         }
         long[] prompt = tokens.fullPrompt();
         long[] baseline = tokens.render(new boolean[tokens.featureCount()], null);
-        List<List<String>> groups = job.joint() ? List.of(job.layers()) : job.layers().stream().map(List::of).toList();
-        int[] positions = tokens.positions();
+        List<List<String>> paths = job.joint() ? List.of(job.layers()) : job.layers().stream().map(List::of).toList();
+        int[][] groups = tokens.positionGroups();
         Map<String, double[]> layersSeq = new LinkedHashMap<>();
-        job.layers().forEach(l -> layersSeq.put(l, new double[positions.length]));
-        new LayerGradientEngine(llama.model(), work, checkpoint).run(prompt, baseline, target, groups, g.method(),
+        job.layers().forEach(l -> layersSeq.put(l, new double[groups.length]));
+        new LayerGradientEngine(llama.model(), work, checkpoint).run(prompt, baseline, target, paths, g.method(),
                 job.quantity(), job.batchRows(), job.seed(), m, r -> {
                     Map<String, double[]> rows = new LinkedHashMap<>();
                     Map<String, String> tensors = job.reduce() == Job.Reduce.NONE ? new LinkedHashMap<>() : null;
                     for (String layer : job.layers()) {
-                        double[] perPosition = (job.reduce() == Job.Reduce.L2 ? r.positionNorms() : r.positionSums())
-                                .get(layer);
-                        double[] row = new double[positions.length];
-                        for (int f = 0; f < positions.length; f++) {
-                            row[f] = perPosition[positions[f]];
+                        double[] row = perFeature(job.reduce(), r.positionSums().get(layer),
+                                r.positionNorms().get(layer), groups);
+                        for (int f = 0; f < groups.length; f++) {
                             layersSeq.get(layer)[f] += row[f];
                         }
                         rows.put(layer, row);
@@ -122,6 +120,22 @@ public final class AttributionEngine {
                             r.logProb(), rows.get(job.layers().get(0)), rows, ig, tensors));
                 });
         return new Result(layersSeq.get(job.layers().get(0)), layersSeq);
+    }
+
+    /**
+     * A feature's attribution from its positions': the sum of their sums over the hidden dimension,
+     * or for L2 the norm over all their elements (a one-token feature: that position's norm).
+     */
+    private static double[] perFeature(Job.Reduce reduce, double[] sums, double[] norms, int[][] groups) {
+        double[] row = new double[groups.length];
+        for (int f = 0; f < groups.length; f++) {
+            double total = 0;
+            for (int p : groups[f]) {
+                total += reduce == Job.Reduce.L2 ? norms[p] * norms[p] : sums[p];
+            }
+            row[f] = reduce != Job.Reduce.L2 ? total : groups[f].length == 1 ? norms[groups[f][0]] : Math.sqrt(total);
+        }
+        return row;
     }
 
     private List<String> tokenTexts(long[] ids) {

@@ -22,9 +22,11 @@ import org.llmattrib.attribution.input.TextFeatures;
 import org.llmattrib.attribution.input.TokenFeatures;
 import org.llmattrib.attribution.input.Templates;
 import org.llmattrib.attribution.perturbation.FeatureAblation;
-import org.llmattrib.attribution.perturbation.LinearSurrogate;
+import org.llmattrib.attribution.perturbation.KernelShap;
+import org.llmattrib.attribution.perturbation.Lime;
 import org.llmattrib.attribution.perturbation.ShapleyValueSampling;
 import org.llmattrib.attribution.perturbation.ShapleyValues;
+import org.llmattrib.llama.ChatTemplate;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaTokenizer;
 import org.llmattrib.protocol.AttrTarget;
@@ -89,6 +91,9 @@ public final class RequestPlanner {
         if (input instanceof InputSpec.Tokens t) {
             return tokenFeatures(t);
         }
+        if (input instanceof InputSpec.Chat c) {
+            return chatFeatures(c);
+        }
         Function<String, long[]> tokenize = text -> tokenizer("input").encodePrompt(text).ids();
         if (input instanceof InputSpec.Segments s) {
             List<String> baselines = s.baselines() == null ? java.util.Collections.nCopies(s.segments().size(), "")
@@ -127,6 +132,59 @@ public final class RequestPlanner {
         String[] texts = Arrays.stream(prompt.ids()).mapToObj(tok::tokenText).toArray(String[]::new);
         llama.model().checkIds(new long[] {t.baselineTokenIdOrDefault()});
         return new TokenFeatures(prompt.ids(), texts, skip, t.baselineTokenIdOrDefault());
+    }
+
+    /**
+     * The conversation rendered with the model's chat template and tokenized as a whole (no special
+     * tokens added: the template writes them); features are the tokens inside the messages' contents,
+     * one by one or grouped per message. Scaffolding tokens are never features.
+     */
+    private TokenFeatures chatFeatures(InputSpec.Chat c) {
+        LlamaTokenizer tok = tokenizer("input.messages");
+        ChatTemplate template = tok.chatTemplate().orElseThrow(() -> RequestException.invalid("input.type", "the model"
+                + " directory " + llama.directory() + " has no chat template (tokenizer_config.json chat_template)"));
+        List<ChatTemplate.Message> messages = c.messages().stream()
+                .map(m -> new ChatTemplate.Message(m.role(), m.content())).toList();
+        ChatTemplate.Rendered rendered;
+        try {
+            rendered = template.render(messages, c.addGenerationPromptOrDefault(), c.dateString());
+        } catch (IllegalArgumentException e) {
+            throw RequestException.invalid("input.messages", e.getMessage());
+        }
+        LlamaTokenizer.Tokens tokens = tok.encodePlain(rendered.text());
+        List<int[]> groups = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            int[] span = rendered.contentSpans()[i];
+            List<Integer> inside = new ArrayList<>();
+            for (int p = 0; span != null && p < tokens.size(); p++) {
+                int[] s = tokens.spans()[p];
+                if (s[0] >= span[0] && s[1] <= span[1] && s[1] > s[0]) {
+                    inside.add(p);
+                }
+            }
+            if (c.featuresOrDefault() == InputSpec.ChatFeatures.MESSAGES) {
+                if (!inside.isEmpty()) {
+                    groups.add(inside.stream().mapToInt(Integer::intValue).toArray());
+                    texts.add(messages.get(i).role() + ": " + rendered.text().substring(span[0], span[1]));
+                }
+            } else {
+                for (int p : inside) {
+                    groups.add(new int[] {p});
+                    texts.add(tok.tokenText(tokens.ids()[p]));
+                }
+            }
+        }
+        checkBaseline(c.baselineTokenIdOrDefault(), "input.baseline_token_id");
+        return new TokenFeatures(tokens.ids(), groups.toArray(int[][]::new), texts, c.baselineTokenIdOrDefault());
+    }
+
+    private void checkBaseline(long id, String field) {
+        try {
+            llama.model().checkIds(new long[] {id});
+        } catch (IllegalArgumentException e) {
+            throw RequestException.invalid(field, e.getMessage());
+        }
     }
 
     private TextFeatures templateFeatures(InputSpec.Template t, Function<String, long[]> tokenize) {
@@ -299,8 +357,8 @@ public final class RequestPlanner {
             case "feature_ablation" -> new Job.Perturbation(m.name(), new FeatureAblation());
             case "shapley_values" -> new Job.Perturbation(m.name(), new ShapleyValues(m.maxFeaturesOrDefault()));
             case "shapley_value_sampling" -> new Job.Perturbation(m.name(), new ShapleyValueSampling(m.nSamplesOrDefault()));
-            case "kernel_shap" -> new Job.Perturbation(m.name(), LinearSurrogate.kernelShap(m.nSamplesOrDefault()));
-            case "lime" -> new Job.Perturbation(m.name(), LinearSurrogate.lime(m.nSamplesOrDefault()));
+            case "kernel_shap" -> new Job.Perturbation(m.name(), new KernelShap(m.nSamplesOrDefault()));
+            case "lime" -> new Job.Perturbation(m.name(), new Lime(m.nSamplesOrDefault()));
             case "layer_integrated_gradients" -> new Job.Gradient(m.name(), new LayerIntegratedGradients(
                     IntegrationRule.parse(m.integrationOrDefault()), m.nStepsOrDefault()));
             case "layer_gradient_x_activation" -> new Job.Gradient(m.name(), new LayerGradientXActivation());

@@ -24,12 +24,15 @@ public final class LlamaTokenizer implements AutoCloseable {
 
     private final HuggingFaceTokenizer tokenizer;
     private final int bosTokenId;
+    private final ChatTemplate chatTemplate;
 
-    private LlamaTokenizer(HuggingFaceTokenizer tokenizer, int bosTokenId) {
+    private LlamaTokenizer(HuggingFaceTokenizer tokenizer, int bosTokenId, ChatTemplate chatTemplate) {
         this.tokenizer = tokenizer;
         this.bosTokenId = bosTokenId;
+        this.chatTemplate = chatTemplate;
     }
 
+    /** Loads {@code tokenizer.json}, and the chat template of the {@code tokenizer_config.json} beside it if any. */
     public static LlamaTokenizer load(Path file, int bosTokenId) {
         if (!Files.isRegularFile(file)) {
             throw new ModelLoadException("missing " + file);
@@ -38,10 +41,16 @@ public final class LlamaTokenizer implements AutoCloseable {
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(file, Map.of(
                     "addSpecialTokens", "true", "truncation", "false", "padding", "false"));
-            return new LlamaTokenizer(t, bosTokenId);
+            return new LlamaTokenizer(t, bosTokenId,
+                    ChatTemplate.load(file.resolveSibling("tokenizer_config.json")).orElse(null));
         } catch (IOException | RuntimeException e) {
             throw new ModelLoadException(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
+    }
+
+    /** The model's chat template, when its tokenizer_config.json has one. */
+    public java.util.Optional<ChatTemplate> chatTemplate() {
+        return java.util.Optional.ofNullable(chatTemplate);
     }
 
     /** A prompt: BOS first, exactly once. */

@@ -60,7 +60,8 @@ public final class TinyLlama {
 
     /**
      * Writes {@code spec} to {@code dir}: config.json, safetensors (BF16 for the MLP up/down and
-     * value projections, F32 for the rest) and, when given, a copy of {@code tokenizerJson}.
+     * value projections, F32 for the rest) and, when given, a copy of {@code tokenizerJson} (and of the
+     * {@code tokenizer_config.json} beside it, with its chat template).
      */
     public static Path write(Path dir, Spec spec, Path tokenizerJson) {
         try {
@@ -74,6 +75,10 @@ public final class TinyLlama {
             }
             if (tokenizerJson != null) {
                 Files.copy(tokenizerJson, dir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
+                Path chat = tokenizerJson.resolveSibling("tokenizer_config.json");
+                if (Files.isRegularFile(chat)) {
+                    Files.copy(chat, dir.resolve("tokenizer_config.json"), StandardCopyOption.REPLACE_EXISTING);
+                }
             }
             return dir;
         } catch (IOException e) {

@@ -20,7 +20,8 @@ import org.llmattrib.attribution.input.PromptFeatures;
 import org.llmattrib.attribution.input.TextFeatures;
 import org.llmattrib.attribution.input.TokenFeatures;
 import org.llmattrib.attribution.perturbation.FeatureAblation;
-import org.llmattrib.attribution.perturbation.LinearSurrogate;
+import org.llmattrib.attribution.perturbation.KernelShap;
+import org.llmattrib.attribution.perturbation.Lime;
 import org.llmattrib.attribution.perturbation.PerturbationMethod;
 import org.llmattrib.attribution.perturbation.PerturbationRunner;
 import org.llmattrib.attribution.perturbation.PerturbedScorer;
@@ -92,7 +93,7 @@ class AttributionAxiomsTest {
         assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(5), 1, LOG_PROB)[1]).sum())
                 .isCloseTo(full - none, within(1e-4));
         // KernelShap's 1e6 weights on the full and empty coalitions pin efficiency
-        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, LOG_PROB)[1]).sum())
+        assertThat(java.util.Arrays.stream(run(features, new KernelShap(40), 1, LOG_PROB)[1]).sum())
                 .isCloseTo(full - none, within(1e-3));
     }
 
@@ -172,9 +173,9 @@ class AttributionAxiomsTest {
                 .isCloseTo(full - none, within(1e-4));
         assertThat(java.util.Arrays.stream(run(features, new ShapleyValueSampling(3), 1, LOG_PROB)[2]).sum())
                 .isCloseTo(full - none, within(1e-4));
-        assertThat(java.util.Arrays.stream(run(features, LinearSurrogate.kernelShap(40), 1, LOG_PROB)[2]).sum())
+        assertThat(java.util.Arrays.stream(run(features, new KernelShap(40), 1, LOG_PROB)[2]).sum())
                 .isCloseTo(full - none, within(1e-3));
-        assertThat(run(features, LinearSurrogate.lime(40), 1, LOG_PROB)[2]).hasSize(n).doesNotContain(Double.NaN);
+        assertThat(run(features, new Lime(40), 1, LOG_PROB)[2]).hasSize(n).doesNotContain(Double.NaN);
         assertThat(run(features, new FeatureAblation(), 1, LOG_PROB)[2][0]).isNotCloseTo(0.0, within(1e-6));
     }
 
@@ -266,7 +267,7 @@ class AttributionAxiomsTest {
         Quantity q = new Quantity.Contrast(contrast);
         Llama llama = llama();
         double[][] attr = run(features, new ShapleyValues(10), 1, q);
-        double[][] kernel = run(features, LinearSurrogate.kernelShap(60), 1, q);
+        double[][] kernel = run(features, new KernelShap(60), 1, q);
         for (int t = 0; t < TARGET.length; t++) {
             long[] withContrast = java.util.Arrays.copyOf(TARGET, t + 1);
             withContrast[t] = contrast[t];
@@ -280,7 +281,7 @@ class AttributionAxiomsTest {
         for (int f = 0; f < n; f++) {
             assertThat(attr[TARGET.length][f]).isCloseTo(attr[0][f] + attr[1][f] + attr[2][f], within(1e-9));
         }
-        assertThat(run(features, LinearSurrogate.lime(40), 1, q)[1]).hasSize(n).doesNotContain(Double.NaN);
+        assertThat(run(features, new Lime(40), 1, q)[1]).hasSize(n).doesNotContain(Double.NaN);
     }
 
     @Test

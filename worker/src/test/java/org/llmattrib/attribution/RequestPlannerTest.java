@@ -110,6 +110,36 @@ class RequestPlannerTest {
     }
 
     @Test
+    void aChatRequestRendersTheModelsTemplateAndAttributesOnlyContentTokens() throws java.io.IOException {
+        String chat = "{\"type\": \"chat\", \"messages\": [{\"role\": \"system\", \"content\": \"  You are a  helpful"
+                + " assistant. \"}, {\"role\": \"user\", \"content\": \"Where does Dave live?\"}, {\"role\": \"assistant\","
+                + " \"content\": \" In Palm Coast, FL.\\n\"}, {\"role\": \"user\", \"content\": \"And what is his job?\"}]";
+        String rest = "\"target\": \" He\", \"method\": {\"name\": \"feature_ablation\"}";
+        long[] expected = TestModels.ids(org.llmattrib.llama.ChatTemplateTest.expected().get("llama3"));
+        Job tokens = plan(request(chat + "}", rest));
+        assertThat(tokens.features().fullPrompt()).containsExactly(expected);
+        assertThat(String.join("", tokens.features().valueTexts()))
+                .isEqualTo("You are a  helpful assistant.Where does Dave live?In Palm Coast, FL.And what is his job?");
+        // scaffolding (BOS, headers, end of turn) is never ablated
+        long[] none = tokens.features().render(new boolean[tokens.features().featureCount()], null);
+        for (int i = 0; i < expected.length; i++) {
+            if (expected[i] >= 128000) {
+                assertThat(none[i]).as("special token at %d", i).isEqualTo(expected[i]);
+            }
+        }
+        assertThat(java.util.Arrays.stream(none).filter(id -> id == 0).count()).isEqualTo(tokens.features().featureCount());
+
+        Job messages = plan(request(chat + ", \"features\": \"messages\", \"baseline_token_id\": 220}", rest));
+        assertThat(messages.features().valueTexts()).containsExactly("system: You are a  helpful assistant.",
+                "user: Where does Dave live?", "assistant: In Palm Coast, FL.", "user: And what is his job?");
+        boolean[] onlySecondAbsent = {true, false, true, true};
+        long[] rendered = messages.features().render(onlySecondAbsent, null);
+        int[] changed = java.util.stream.IntStream.range(0, expected.length).filter(i -> rendered[i] != expected[i]).toArray();
+        assertThat(changed).hasSize(5);
+        assertThat(java.util.Arrays.stream(changed).mapToLong(i -> rendered[i]).distinct().toArray()).containsExactly(220L);
+    }
+
+    @Test
     void gradientMethodsNeedTokenInput() {
         Job job = plan(request("{\"type\": \"template\", \"template\": \"{a}\", \"values\": {\"a\": \"x\"}}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\"}"));

@@ -50,6 +50,12 @@ class EveryOptionTest {
             "segments-empty-before", """
                     {"type": "segments", "segments": ["The movie was ok", "I loved it"], "separator": " ",
                      "baselines": ["", "x"]}""",
+            "chat-tokens", """
+                    {"type": "chat", "messages": [{"role": "system", "content": "Be brief."},
+                     {"role": "user", "content": "Where does Dave live?"}]}""",
+            "chat-messages-no-generation-prompt", """
+                    {"type": "chat", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": " Hello"}],
+                     "features": "messages", "add_generation_prompt": false, "baseline_token_id": 220, "date_string": "1 Jan 2026"}""",
             "segments-full", """
                     {"type": "segments", "before": "[INST] ", "prefix": "Examples:\\n", "segments": ["Good Positive", "Bad Negative"],
                      "separator": "\\n", "suffix": "\\n", "after": "Review: great. Reply.[/INST]"}""");
