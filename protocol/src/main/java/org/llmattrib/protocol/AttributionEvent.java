@@ -33,8 +33,12 @@ public sealed interface AttributionEvent {
     record Accepted(String schema, String jobId, long seq, String worker, String model, String method,
             List<String> features, List<String> targetTokens) implements AttributionEvent {}
 
-    /** f_input, f_baseline and the completeness error of one integrated-gradients path. */
-    record IgCheck(double fInput, double fBaseline, double delta) {}
+    /**
+     * f_input, f_baseline and the completeness error of one integrated-gradients path, and the
+     * integration steps (or gradient SHAP samples) it took; nSteps is absent from older workers.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record IgCheck(double fInput, double fBaseline, double delta, Integer nSteps) {}
 
     /**
      * One target token's attributions, published as soon as they are final.

@@ -79,7 +79,7 @@ class ProtocolTest {
                 new AttributionEvent.Accepted(s, "j", 0, "w", "m", "lime", List.of("a", " b"), null),
                 new AttributionEvent.Token(s, "j", 1, 0, 42, " golf", -1.5, List.of(0.25, -1.0),
                         Map.of("model.embed_tokens", List.of(0.25, -1.0)),
-                        Map.of("model.embed_tokens", new AttributionEvent.IgCheck(-1.5, -2.0, 0.001)),
+                        Map.of("model.embed_tokens", new AttributionEvent.IgCheck(-1.5, -2.0, 0.001, 50)),
                         Map.of("model.embed_tokens", "file:///results/j/0/model.embed_tokens.npy")),
                 new AttributionEvent.Completed(s, "j", 2, List.of(0.25, -1.0), List.of(" golf"), List.of(42L),
                         null, Map.of("total_ms", 12.0), Map.of("forwards", 3L, "flops", 5.5e9)),
@@ -121,6 +121,26 @@ class ProtocolTest {
             assertThatThrownBy(() -> Protocol.decodeRequest((base + bad + "}").getBytes()))
                     .as(bad).isInstanceOf(ProtocolException.class)
                     .extracting(e -> ((ProtocolException) e).field()).asString().startsWith("attr_target");
+        }
+    }
+
+    @Test
+    void nStepsIsACountOrAuto() {
+        String base = "{\"schema\":\"attribution-request/v1\",\"job_id\":\"s\",\"input\":{\"type\":\"tokens\","
+                + "\"text\":\"x\"},\"target\":\" golf\",\"method\":{\"name\":\"layer_integrated_gradients\",";
+        MethodSpec auto = Protocol.decodeRequest((base + "\"n_steps\":\"auto\",\"tolerance\":0.01}}").getBytes()).method();
+        assertThat(auto.autoSteps()).isTrue();
+        assertThat(auto.toleranceOrDefault()).isEqualTo(0.01);
+        assertThat(auto.nStepsOrDefault()).isEqualTo(MethodSpec.MAX_AUTO_STEPS);
+        assertThat(Protocol.toJson(auto)).contains("\"n_steps\":\"auto\"");
+        MethodSpec fixed = Protocol.decodeRequest((base + "\"n_steps\":20}}").getBytes()).method();
+        assertThat(fixed.autoSteps()).isFalse();
+        assertThat(fixed.nStepsOrDefault()).isEqualTo(20);
+        assertThat(fixed.toleranceOrDefault()).isEqualTo(0.005);
+        for (String bad : List.of("\"n_steps\":\"fast\"", "\"n_steps\":0", "\"n_steps\":\"auto\",\"tolerance\":0")) {
+            assertThatThrownBy(() -> Protocol.decodeRequest((base + bad + "}}").getBytes())).as(bad)
+                    .isInstanceOf(ProtocolException.class)
+                    .extracting(e -> ((ProtocolException) e).field()).asString().startsWith("method.");
         }
     }
 

@@ -109,13 +109,7 @@ public final class AttributionEngine {
                             tensors.put(layer, resultStore.write(job.jobId(), r.index(), layer, r.unreduced().get(layer)));
                         }
                     }
-                    Map<String, JobListener.IgCheck> ig = null;
-                    if (!r.checks().isEmpty()) {
-                        ig = new LinkedHashMap<>();
-                        for (Map.Entry<String, double[]> c : r.checks().entrySet()) {
-                            ig.put(c.getKey(), new JobListener.IgCheck(c.getValue()[0], c.getValue()[1], c.getValue()[2]));
-                        }
-                    }
+                    Map<String, JobListener.IgCheck> ig = r.checks().isEmpty() ? null : r.checks();
                     emit.accept(new JobListener.TokenResult(r.index(), target[r.index()], tokenText(target[r.index()]),
                             r.logProb(), rows.get(job.layers().get(0)), rows, ig, tensors));
                 });

@@ -13,8 +13,8 @@ public interface JobListener {
 
     void completed(Completion completion);
 
-    /** f(input), f(baseline) and completeness error of one integrated-gradients path. */
-    record IgCheck(double fInput, double fBaseline, double delta) {}
+    /** f(input), f(baseline), completeness error of one integrated-gradients path, and the steps it took. */
+    record IgCheck(double fInput, double fBaseline, double delta, int steps) {}
 
     /**
      * @param attr one number per feature (for gradient methods: the first requested layer's row)

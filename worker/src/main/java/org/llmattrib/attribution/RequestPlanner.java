@@ -359,8 +359,10 @@ public final class RequestPlanner {
             case "shapley_value_sampling" -> new Job.Perturbation(m.name(), new ShapleyValueSampling(m.nSamplesOrDefault()));
             case "kernel_shap" -> new Job.Perturbation(m.name(), new KernelShap(m.nSamplesOrDefault()));
             case "lime" -> new Job.Perturbation(m.name(), new Lime(m.nSamplesOrDefault()));
-            case "layer_integrated_gradients" -> new Job.Gradient(m.name(), new LayerIntegratedGradients(
-                    IntegrationRule.parse(m.integrationOrDefault()), m.nStepsOrDefault()));
+            case "layer_integrated_gradients" -> new Job.Gradient(m.name(), m.autoSteps()
+                    ? new LayerIntegratedGradients(IntegrationRule.parse(m.integrationOrDefault()),
+                            MethodSpec.FIRST_AUTO_STEPS, m.toleranceOrDefault(), MethodSpec.MAX_AUTO_STEPS)
+                    : new LayerIntegratedGradients(IntegrationRule.parse(m.integrationOrDefault()), m.nStepsOrDefault()));
             case "layer_gradient_x_activation" -> new Job.Gradient(m.name(), new LayerGradientXActivation());
             case "layer_gradient_shap" -> new Job.Gradient(m.name(), new LayerGradientShap(m.nSamplesOrDefault(),
                     m.stdevsOrDefault()));

@@ -44,7 +44,7 @@ public final class JobEvents implements JobListener {
             ig = new LinkedHashMap<>();
             for (Map.Entry<String, IgCheck> e : t.ig().entrySet()) {
                 ig.put(e.getKey(), new AttributionEvent.IgCheck(e.getValue().fInput(), e.getValue().fBaseline(),
-                        e.getValue().delta()));
+                        e.getValue().delta(), e.getValue().steps()));
             }
         }
         sink.accept(new AttributionEvent.Token(AttributionEvent.SCHEMA, jobId, seq++, t.index(), t.tokenId(), t.token(),

@@ -228,9 +228,9 @@ class AttributionAxiomsTest {
         for (LayerGradientEngine.TokenAttribution token : gradients(groups,
                 new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50))) {
             for (String layer : layers) {
-                double[] check = token.checks().get(layer);
-                assertThat(Math.abs(check[2])).as("%s token %d: %s", layer, token.index(), java.util.Arrays.toString(check))
-                        .isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
+                JobListener.IgCheck check = token.checks().get(layer);
+                assertThat(Math.abs(check.delta())).as("%s token %d: %s", layer, token.index(), check)
+                        .isLessThan(0.01 * Math.abs(check.fInput() - check.fBaseline()) + 1e-6);
             }
         }
     }
@@ -251,9 +251,9 @@ class AttributionAxiomsTest {
                 assertThat(token.logProb()).isCloseTo(same.fInput(), within(1e-5));
                 assertThat(token.fInput()).as("log p(t) - log p(c) is not log p(t)").isNotCloseTo(token.logProb(), within(1e-3));
                 for (String layer : layers) {
-                    double[] check = token.checks().get(layer);
-                    assertThat(Math.abs(check[2])).as("%s token %d", layer, token.index())
-                            .isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
+                    JobListener.IgCheck check = token.checks().get(layer);
+                    assertThat(Math.abs(check.delta())).as("%s token %d", layer, token.index())
+                            .isLessThan(0.01 * Math.abs(check.fInput() - check.fBaseline()) + 1e-6);
                 }
             }
         }
@@ -285,12 +285,40 @@ class AttributionAxiomsTest {
     }
 
     @Test
+    void autoStepsDoubleUntilEveryPathIsWithinToleranceAndEqualTheFixedStepsTheyReport() {
+        List<List<String>> groups = List.of(List.of("model.embed_tokens"), List.of("model.layers.0.mlp"));
+        double tolerance = 0.002;
+        List<LayerGradientEngine.TokenAttribution> auto = gradients(groups,
+                new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 4, tolerance, 512));
+        java.util.Map<Integer, List<LayerGradientEngine.TokenAttribution>> fixed = new java.util.HashMap<>();
+        for (LayerGradientEngine.TokenAttribution token : auto) {
+            int steps = token.checks().values().iterator().next().steps();
+            assertThat(Integer.bitCount(steps)).as("a doubling of 4").isEqualTo(1);
+            assertThat(steps).isBetween(4, 512);
+            for (JobListener.IgCheck check : token.checks().values()) {
+                assertThat(check.steps()).isEqualTo(steps);
+                if (steps < 512) {
+                    assertThat(Math.abs(check.delta())).as("token %d: %s", token.index(), check)
+                            .isLessThanOrEqualTo(tolerance * Math.abs(check.fInput() - check.fBaseline()) + 1e-7);
+                }
+            }
+            // the reported attribution is exactly the fixed-step one with that many steps
+            LayerGradientEngine.TokenAttribution same = fixed.computeIfAbsent(steps, n -> gradients(groups,
+                    new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, n))).get(token.index());
+            for (String layer : List.of("model.embed_tokens", "model.layers.0.mlp")) {
+                assertThat(token.positionSums().get(layer)).containsExactly(same.positionSums().get(layer), within(1e-9));
+            }
+        }
+        assertThat(fixed.keySet()).as("steps chosen per token").isNotEmpty();
+    }
+
+    @Test
     void jointIntegratedGradientsAreCompleteOnlySummedOverLayers() {
         List<LayerGradientEngine.TokenAttribution> tokens = gradients(List.of(llama3Layers()),
                 new LayerIntegratedGradients(IntegrationRule.RIEMANN_TRAPEZOID, 64));
         for (LayerGradientEngine.TokenAttribution token : tokens) {
-            double[] check = token.checks().get("joint");
-            assertThat(Math.abs(check[2])).isLessThan(0.01 * Math.abs(check[0] - check[1]) + 1e-6);
+            JobListener.IgCheck check = token.checks().get("joint");
+            assertThat(Math.abs(check.delta())).isLessThan(0.01 * Math.abs(check.fInput() - check.fBaseline()) + 1e-6);
         }
     }
 

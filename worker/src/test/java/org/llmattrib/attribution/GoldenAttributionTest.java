@@ -188,12 +188,12 @@ class GoldenAttributionTest {
         for (Iterator<Map.Entry<String, JsonNode>> it = endpoints.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> layer = it.next();
             for (LayerGradientEngine.TokenAttribution r : results) {
-                double[] check = r.checks().get(layer.getKey());
+                JobListener.IgCheck check = r.checks().get(layer.getKey());
                 double fIn = layer.getValue().path("f_input").get(r.index()).asDouble();
                 double fBase = layer.getValue().path("f_baseline").get(r.index()).asDouble();
-                assertThat(check[0]).as("%s f_input[%d]", layer.getKey(), r.index()).isCloseTo(fIn, within(1e-4));
-                assertThat(check[1]).as("%s f_baseline[%d]", layer.getKey(), r.index()).isCloseTo(fBase, within(1e-4));
-                assertThat(Math.abs(check[2])).as("%s completeness error, token %d", layer.getKey(), r.index())
+                assertThat(check.fInput()).as("%s f_input[%d]", layer.getKey(), r.index()).isCloseTo(fIn, within(1e-4));
+                assertThat(check.fBaseline()).as("%s f_baseline[%d]", layer.getKey(), r.index()).isCloseTo(fBase, within(1e-4));
+                assertThat(Math.abs(check.delta())).as("%s completeness error, token %d", layer.getKey(), r.index())
                         .isLessThan(0.01 * Math.abs(fIn - fBase));
             }
         }

@@ -99,6 +99,9 @@ class EveryOptionTest {
                         request(INPUTS.get("tokens-bos-is-a-feature"), spec, option.getValue())));
             }
         }
+        out.add(Arguments.of("layer_integrated_gradients / steps by accuracy", request(INPUTS.get("tokens"),
+                "{\"name\": \"layer_integrated_gradients\", \"n_steps\": \"auto\", \"tolerance\": 0.05}",
+                OPTIONS.get("layers-independent"))));
         for (String example : List.of("seed-token-feature-ablation", "seed-lig-embeddings", "seed-template-shapley",
                 "seed-fewshot-segments")) {
             try (InputStream in = Protocol.class.getResourceAsStream("/examples/" + example + ".json")) {

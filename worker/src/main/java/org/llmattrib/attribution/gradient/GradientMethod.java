@@ -2,6 +2,7 @@ package org.llmattrib.attribution.gradient;
 
 import java.util.List;
 import java.util.Random;
+import org.llmattrib.attribution.JobListener;
 
 /**
  * A layer gradient method as a path from a start activation to the layer's actual activation:
@@ -20,4 +21,12 @@ public interface GradientMethod {
 
     /** Whether f(input) - f(baseline) is what the attributions should sum to (reported as the check). */
     boolean hasCompleteness();
+
+    /**
+     * A finer set of samples for a target token whose completeness checks came out as given, or null
+     * when these samples are final (the default: a fixed number of samples).
+     */
+    default List<PathSample> refine(List<PathSample> previous, java.util.Collection<JobListener.IgCheck> checks) {
+        return null;
+    }
 }

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.llmattrib.attribution.JobListener;
 import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.llama.Autograd;
@@ -39,7 +40,7 @@ public final class LayerGradientEngine {
             Map<String, double[]> positionSums,
             Map<String, double[]> positionNorms,
             Map<String, NDArray> unreduced,
-            Map<String, double[]> checks) {}
+            Map<String, JobListener.IgCheck> checks) {}
 
     public interface Listener {
         void onToken(TokenAttribution result);
@@ -96,21 +97,30 @@ public final class LayerGradientEngine {
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
                     start, quantity) : null;
 
-            List<GradientMethod.PathSample> samples = method.samples(random);
+            List<GradientMethod.PathSample> firstSamples = method.samples(random);
             for (int t = 0; t < target.length; t++) {
                 int upTo = prompt.length + t;
-                Map<String, NDArray> acc = new LinkedHashMap<>();
-                for (String layer : layers) {
-                    acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
+                // a method with steps by accuracy integrates again with finer samples until its checks pass
+                for (List<GradientMethod.PathSample> samples = firstSamples; samples != null; ) {
+                    Map<String, NDArray> acc = new LinkedHashMap<>();
+                    for (String layer : layers) {
+                        acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
+                    }
+                    int rows = groups.size() * samples.size();
+                    for (int first = 0; first < rows; first += batchRows) {
+                        checkpoint.run();
+                        pathBatch(m, ids, t, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
+                                start, end, quantity, random, acc);
+                    }
+                    TokenAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
+                            samples.size(), acc);
+                    List<GradientMethod.PathSample> finer = method.refine(samples, result.checks().values());
+                    if (finer == null) {
+                        listener.onToken(result);
+                    }
+                    acc.values().forEach(NDArray::close);
+                    samples = finer;
                 }
-                int rows = groups.size() * samples.size();
-                for (int first = 0; first < rows; first += batchRows) {
-                    checkpoint.run();
-                    pathBatch(m, ids, t, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
-                            start, end, quantity, random, acc);
-                }
-                listener.onToken(tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups, acc));
-                acc.values().forEach(NDArray::close);
             }
         }
     }
@@ -217,7 +227,7 @@ public final class LayerGradientEngine {
     }
 
     private TokenAttribution tokenResult(int t, int upTo, double logProb, double fInput, double[][] fBaseline,
-            List<List<String>> groups, Map<String, NDArray> acc) {
+            List<List<String>> groups, int steps, Map<String, NDArray> acc) {
         Map<String, double[]> sums = new LinkedHashMap<>();
         Map<String, double[]> norms = new LinkedHashMap<>();
         Map<String, NDArray> unreduced = new LinkedHashMap<>();
@@ -229,7 +239,7 @@ public final class LayerGradientEngine {
                     .toDoubleArray());
             unreduced.put(e.getKey(), attr);
         }
-        Map<String, double[]> checks = new LinkedHashMap<>();
+        Map<String, JobListener.IgCheck> checks = new LinkedHashMap<>();
         if (fBaseline != null) {
             for (int g = 0; g < groups.size(); g++) {
                 double total = 0;
@@ -240,7 +250,7 @@ public final class LayerGradientEngine {
                 }
                 String label = groups.size() == 1 && groups.get(0).size() > 1 ? "joint" : groups.get(g).get(0);
                 double delta = total - (fInput - fBaseline[g][t]);
-                checks.put(label, new double[] {fInput, fBaseline[g][t], delta});
+                checks.put(label, new JobListener.IgCheck(fInput, fBaseline[g][t], delta, steps));
             }
         }
         return new TokenAttribution(t, logProb, fInput, sums, norms, unreduced, checks);
