@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.llama.TinyLlama;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.Protocol;
@@ -52,7 +53,7 @@ final class DemoCommand implements Callable<Integer> {
             kafka.createServiceTopics(3);
             System.out.println("broker: " + kafka.bootstrapServers());
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    dir, device, "attribution-workers", "demo-worker", 0, null, 4096, Map.of()));
+                    dir, device, "attribution-workers", "demo-worker", 0, null, Limits.forDevice(device), Map.of()));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
                 System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
                         + worker.metricsPort() + "/metrics");

@@ -18,6 +18,9 @@ public interface GradientMethod {
 
     List<PathSample> samples(Random random);
 
+    /** How many samples {@link #samples} returns, without drawing them (for the cost estimate). */
+    int sampleCount();
+
     /** Whether f(input) - f(baseline) is what the attributions should sum to (reported as the check). */
     boolean hasCompleteness();
 }

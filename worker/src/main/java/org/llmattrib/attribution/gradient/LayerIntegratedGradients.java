@@ -30,6 +30,11 @@ public final class LayerIntegratedGradients implements GradientMethod {
     }
 
     @Override
+    public int sampleCount() {
+        return steps;
+    }
+
+    @Override
     public boolean hasCompleteness() {
         return true;
     }

@@ -103,6 +103,11 @@ public final class LinearSurrogate implements PerturbationMethod {
     }
 
     @Override
+    public long coalitionCount(int features) {
+        return samples;
+    }
+
+    @Override
     public Plan plan(int n, Random random) {
         List<boolean[]> coalitions = new ArrayList<>();
         for (int i = 0; i < samples; i++) {
