@@ -62,6 +62,6 @@ public record CostEstimate(double flops, String basis) {
 
     /** Like 3.2e15. */
     static String format(double flops) {
-        return String.format(java.util.Locale.ROOT, "%.1e", flops).replace("e+", "e");
+        return String.format(java.util.Locale.ROOT, "%.1e", flops).replaceFirst("e\\+?0*(?=\\d)", "e");
     }
 }

@@ -44,6 +44,14 @@ public record Limits(
         return device.startsWith("cuda") ? gpu() : cpu();
     }
 
+    /** Refuses a job whose estimated FLOPs are above {@link #maxJobFlops}, with the estimate and what it multiplies. */
+    public void checkCost(CostEstimate cost) {
+        if (cost.flops() > maxJobFlops) {
+            throw exceeded("method", "estimated " + CostEstimate.format(cost.flops()) + " FLOPs (" + cost.basis()
+                    + ") exceeds this worker's limit " + CostEstimate.format(maxJobFlops) + " (--max-job-flops)");
+        }
+    }
+
     /** Refuses {@code value} above {@code limit} with the request field and the flag that sets the limit. */
     static void check(String field, String what, long value, double limit, String flag) {
         if (value > limit) {

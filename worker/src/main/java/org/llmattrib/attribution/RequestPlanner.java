@@ -83,12 +83,7 @@ public final class RequestPlanner {
                 r.multiLayerOrDefault().equals("joint"), r.attrTargetOrDefault().equals("prob"), r.numTrialsOrDefault(),
                 Job.Reduce.valueOf(r.reduceOrDefault().toUpperCase(java.util.Locale.ROOT)), m.seedOrDefault(),
                 rows, deadline(r.deadline()));
-        CostEstimate cost = CostEstimate.of(llama.model().config(), job);
-        if (cost.flops() > limits.maxJobFlops()) {
-            throw Limits.exceeded("method", "estimated " + CostEstimate.format(cost.flops()) + " FLOPs ("
-                    + cost.basis() + ") exceeds this worker's limit " + CostEstimate.format(limits.maxJobFlops())
-                    + " (--max-job-flops)");
-        }
+        limits.checkCost(CostEstimate.of(llama.model().config(), job));
         return job;
     }
 
