@@ -87,6 +87,14 @@ class RequestPlannerTest {
                 "above this worker's limit of 64");
         assertRefused(request(TOKENS, "\"target_ids\": [999999], \"method\": {\"name\": \"feature_ablation\"}"),
                 "invalid_request", "target_ids[0]", "outside the vocabulary");
+        assertRefused(request(TOKENS, "\"target_ids\": [9906, 128256], \"method\": {\"name\": \"feature_ablation\"}"),
+                "invalid_request", "target_ids[1]", "token id 128256 is outside the vocabulary [0, 128256)");
+        assertRefused(request("{\"type\": \"tokens\", \"text\": \"Dave lives\", \"baseline_token_id\": 999999}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request",
+                "input.baseline_token_id", "token id 999999 is outside the vocabulary");
+        assertRefused(request("{\"type\": \"tokens\", \"text\": \"Dave lives\", \"skip_tokens\": [128000, 200000]}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request",
+                "input.skip_tokens[1]", "token id 200000 is outside the vocabulary");
         assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"},"
                 + " \"deadline\": \"tomorrow\""), "invalid_request", "deadline", "ISO-8601");
         assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\","
