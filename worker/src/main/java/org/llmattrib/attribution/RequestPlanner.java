@@ -132,6 +132,7 @@ public final class RequestPlanner {
 
     private TokenFeatures tokenFeatures(InputSpec.Tokens t) {
         LlamaTokenizer tok = tokenizer("input.text");
+        checkLength(t.text(), tok, "input", "the prompt", limits.maxPromptTokens(), "--max-prompt-tokens");
         LlamaTokenizer.Tokens prompt = tok.encodePrompt(t.text());
         Set<Long> skip = new HashSet<>();
         if (t.skipTokens() == null) {
@@ -300,7 +301,9 @@ public final class RequestPlanner {
             return ids;
         }
         if (r.target() != null) {
-            long[] ids = tokenizer("target").encodePlain(r.target()).ids();
+            LlamaTokenizer tok = tokenizer("target");
+            checkLength(r.target(), tok, "target", "the target", limits.maxTargetTokens(), "--max-target-tokens");
+            long[] ids = tok.encodePlain(r.target()).ids();
             if (ids.length == 0) {
                 throw RequestException.invalid("target", "the target text is empty: nothing to attribute");
             }
@@ -308,6 +311,15 @@ public final class RequestPlanner {
             return ids;
         }
         return null;
+    }
+
+    /** Refuses a text too long for {@code limit} tokens before tokenizing it (40,000 tokens take a second). */
+    private static void checkLength(String text, LlamaTokenizer tok, String field, String what, int limit, String flag) {
+        if (text.length() > (long) limit * tok.maxTokenChars()) {
+            throw Limits.exceeded(field, what + " has " + text.length() + " characters, more than " + limit + " tokens"
+                    + " of at most " + tok.maxTokenChars() + " characters each can hold; this worker's limit is " + limit
+                    + " tokens (" + flag + ")");
+        }
     }
 
     private static Job.Method method(MethodSpec m) {

@@ -35,6 +35,7 @@ class LimitsTest {
     @BeforeAll
     static void load() {
         tiny = TestModels.tinyLlama3(DataType.FLOAT32);
+        plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), Limits.cpu());
     }
 
     private static String request(String input, String rest) {
@@ -65,7 +66,11 @@ class LimitsTest {
     @Test
     void absurdRequestsFailFastWithTheirField() {
         assertRefusedFast(request(TOKENS, "\"target\": \"" + " golf".repeat(40_001) + "\","
-                + " \"method\": {\"name\": \"feature_ablation\"}"), "target", "40001", "512", "--max-target-tokens");
+                + " \"method\": {\"name\": \"feature_ablation\"}"), "target", "200005 characters", "512 tokens",
+                "--max-target-tokens");
+        assertRefusedFast(request(TOKENS, "\"target\": \"" + " golf".repeat(600) + "\","
+                + " \"method\": {\"name\": \"feature_ablation\"}"), "target", "token count is 600", "512",
+                "--max-target-tokens");
         assertRefusedFast(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\","
                 + " \"n_steps\": 10000, \"internal_batch_size\": 10000}"), "method.n_steps", "10000", "1000",
                 "--max-steps");
@@ -174,6 +179,35 @@ class LimitsTest {
             Job job = plan(Protocol.JSON.writeValueAsString(example(name)), Limits.cpu());
             assertThat(CostEstimate.of(tiny.model().config(), job).flops()).as(name).isLessThan(Limits.cpu().maxJobFlops());
         }
+    }
+
+    /**
+     * On Llama-3.2-1B, the seed requests fit a CPU worker except the multi-layer one, whose globs
+     * expand to 65 layers there (2.7e14 FLOPs, some 45 minutes on 2 cores); a GPU worker takes all.
+     */
+    @Test
+    void onTheOneBShapeOnlyTheSixtyFiveLayerSeedNeedsAGpu() throws IOException {
+        for (String name : List.of("seed-token-feature-ablation", "seed-template-shapley", "seed-fewshot-segments",
+                "seed-lig-embeddings", "seed-lig-multilayer")) {
+            Job job = plan(Protocol.JSON.writeValueAsString(example(name)), Limits.cpu());
+            if (name.equals("seed-lig-multilayer")) {
+                job = withLayers(job, 65);
+            }
+            CostEstimate cost = CostEstimate.of(ONE_B, job);
+            Limits.gpu().checkCost(cost);
+            if (name.equals("seed-lig-multilayer")) {
+                assertThatThrownBy(() -> Limits.cpu().checkCost(cost)).isInstanceOf(RequestException.class);
+            } else {
+                Limits.cpu().checkCost(cost);
+            }
+        }
+    }
+
+    /** The job with {@code count} layers (the 1B shape has more taps than the tiny model). */
+    private static Job withLayers(Job job, int count) {
+        List<String> layers = IntStream.range(0, count).mapToObj(i -> "model.layers." + i / 4 + ".tap" + i % 4).toList();
+        return new Job(job.jobId(), job.features(), job.target(), job.maxNewTokens(), job.method(), layers, job.joint(),
+                job.prob(), job.trials(), job.reduce(), job.seed(), job.batchRows(), job.deadline());
     }
 
     /**
