@@ -38,6 +38,10 @@ import org.llmattrib.protocol.MethodSpec;
  * {@link CostEstimate estimated FLOPs} of the whole plan.
  */
 public final class RequestPlanner {
+    /** Methods that take {@code method.n_samples}. */
+    private static final Set<String> SAMPLED = Set.of("shapley_value_sampling", "kernel_shap", "lime",
+            "layer_gradient_shap");
+
     private final Llama llama;
     private final Limits limits;
 
@@ -87,16 +91,24 @@ public final class RequestPlanner {
         return job;
     }
 
-    /** The request's own numbers, before anything is tokenized. */
+    /** The request's own numbers that its method uses, before anything is tokenized. */
     private void checkNumbers(AttributionRequest r) {
         MethodSpec m = r.method();
-        Limits.check("method.n_steps", "n_steps", m.nStepsOrDefault(), limits.maxSteps(), "--max-steps");
-        Limits.check("method.n_samples", "n_samples", m.nSamplesOrDefault(), limits.maxSamples(), "--max-samples");
-        Limits.check("num_trials", "num_trials", r.numTrialsOrDefault(), limits.maxTrials(), "--max-trials");
-        Limits.check("method.internal_batch_size", "internal_batch_size", m.internalBatchSizeOrDefault(),
-                limits.maxBatchRows(), "--max-batch-rows");
-        Limits.check("method.perturbations_per_eval", "perturbations_per_eval", m.perturbationsPerEvalOrDefault(),
-                limits.maxBatchRows(), "--max-batch-rows");
+        boolean gradient = m.name().startsWith("layer_");
+        if (m.name().equals("layer_integrated_gradients")) {
+            Limits.check("method.n_steps", "n_steps", m.nStepsOrDefault(), limits.maxSteps(), "--max-steps");
+        }
+        if (SAMPLED.contains(m.name())) {
+            Limits.check("method.n_samples", "n_samples", m.nSamplesOrDefault(), limits.maxSamples(), "--max-samples");
+        }
+        if (gradient) {
+            Limits.check("method.internal_batch_size", "internal_batch_size", m.internalBatchSizeOrDefault(),
+                    limits.maxBatchRows(), "--max-batch-rows");
+        } else {
+            Limits.check("num_trials", "num_trials", r.numTrialsOrDefault(), limits.maxTrials(), "--max-trials");
+            Limits.check("method.perturbations_per_eval", "perturbations_per_eval", m.perturbationsPerEvalOrDefault(),
+                    limits.maxBatchRows(), "--max-batch-rows");
+        }
         if (r.targetIds() != null) {
             Limits.check("target_ids", "the number of target ids", r.targetIds().size(), limits.maxTargetTokens(),
                     "--max-target-tokens");

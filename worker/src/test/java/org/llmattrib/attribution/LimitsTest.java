@@ -12,8 +12,6 @@ import java.util.List;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.llmattrib.attribution.gradient.IntegrationRule;
-import org.llmattrib.attribution.gradient.LayerIntegratedGradients;
 import org.llmattrib.bench.RandomLlama;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaConfig;
@@ -121,6 +119,19 @@ class LimitsTest {
                 });
     }
 
+    /** A limit on a number that the method does not use (n_steps of feature ablation) refuses nothing. */
+    @Test
+    void onlyTheNumbersTheMethodUsesAreChecked() {
+        Limits tenSteps = new Limits(4096, 512, 10, 1000, 100, 128, 12, 256, 1 << 20, 1e14);
+        plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\", \"n_steps\": 50}"),
+                tenSteps);
+        plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_gradient_shap\"}"), tenSteps);
+        assertThatThrownBy(() -> plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\":"
+                + " \"layer_integrated_gradients\"}"), tenSteps)).isInstanceOfSatisfying(RequestException.class,
+                        e -> assertThat(e.getMessage()).isEqualTo("n_steps is 50, above this worker's limit of 10"
+                                + " (--max-steps)"));
+    }
+
     /** The schema stops n_steps 1e9 at decoding; the planner refuses it as well when a request skips the schema. */
     @Test
     void aBillionStepsIsRefusedByTheSchemaAndByThePlanner() {
@@ -144,16 +155,11 @@ class LimitsTest {
         }
     }
 
-    /** 65 layers x 1,000 steps on the Llama-3.2-1B shape: days on a CPU worker, refused with the estimate. */
+    /** 65 layers x 1,000 steps on the Llama-3.2-1B shape: some 36 hours on a CPU worker, refused with the estimate. */
     @Test
     void theOneBShapeRefusesSixtyFiveLayersTimesAThousandSteps() {
-        Job small = plan(request(SEED_PROMPT, "\"target\": \" playing golf\", \"method\": {\"name\":"
-                + " \"layer_integrated_gradients\", \"n_steps\": 1000}"), Limits.cpu());
-        List<String> layers = IntStream.range(0, 65).mapToObj(i -> "model.layers." + i / 4 + ".tap" + i % 4).toList();
-        Job absurd = new Job(small.jobId(), small.features(), small.target(), small.maxNewTokens(),
-                new Job.Gradient("layer_integrated_gradients",
-                        new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 1000)),
-                layers, false, false, 1, Job.Reduce.SUM, 0, 32, null);
+        String lig = "\"target\": \" playing golf\", \"method\": {\"name\": \"layer_integrated_gradients\"";
+        Job absurd = withLayers(plan(request(SEED_PROMPT, lig + ", \"n_steps\": 1000}"), Limits.cpu()), 65);
         CostEstimate cost = CostEstimate.of(ONE_B, absurd);
         // 65,000 rows x 3 (forward, backward) x ~2 GFLOP per position x ~18 positions x 2 target tokens
         assertThat(cost.flops()).isBetween(1e15, 1e17);
@@ -166,9 +172,7 @@ class LimitsTest {
             });
         }
         // the same request with one layer and the seed's 50 steps fits a CPU worker on the 1B shape
-        Job seedSized = new Job(small.jobId(), small.features(), small.target(), small.maxNewTokens(),
-                new Job.Gradient("layer_integrated_gradients", new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE,
-                        50)), List.of("model.embed_tokens"), false, false, 1, Job.Reduce.SUM, 0, 32, null);
+        Job seedSized = plan(request(SEED_PROMPT, lig + "}"), Limits.cpu());
         Limits.cpu().checkCost(CostEstimate.of(ONE_B, seedSized));
     }
 
