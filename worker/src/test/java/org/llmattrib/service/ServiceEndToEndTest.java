@@ -131,8 +131,8 @@ class ServiceEndToEndTest {
         lig.putArray("layers").add("model.layers.99.mlp");
         assertFailed(run("bad-4", Protocol.JSON.writeValueAsBytes(lig)), "unknown_layer", "layers[0]");
         ObjectNode big = (ObjectNode) Protocol.JSON.readTree(valid.replace("bad-1", "bad-5"));
-        ((ObjectNode) big.get("input")).put("text", "word ".repeat(1000));
-        assertFailed(run("bad-5", Protocol.JSON.writeValueAsBytes(big)), "invalid_request", "input");
+        ((ObjectNode) big.get("input")).put("text", "word ".repeat(5000));
+        assertFailed(run("bad-5", Protocol.JSON.writeValueAsBytes(big)), "limit_exceeded", "input");
         // malformed JSON has no readable job id: only the dead-letter topic hears of it
         client.submitRaw("bad-6", "{\"schema\": \"attribution-request/v1\", \"job_id\": ".getBytes(StandardCharsets.UTF_8)).join();
         // and the worker still serves a valid job afterwards
