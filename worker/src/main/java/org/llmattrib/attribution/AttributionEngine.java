@@ -44,7 +44,7 @@ public final class AttributionEngine {
         }
         listener.accepted(job.features().valueTexts(), job.target() == null ? null : tokenTexts(job.target()));
         long[] target = job.target() != null ? job.target()
-                : llama.generate(job.features().fullPrompt(), job.maxNewTokens(), true);
+                : llama.generate(job.features().fullPrompt(), job.maxNewTokens(), true, checkpoint);
         if (target.length == 0) {
             throw RequestException.invalid("target", "the target is empty: nothing to attribute");
         }

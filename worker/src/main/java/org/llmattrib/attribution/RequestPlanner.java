@@ -34,35 +34,51 @@ import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.InputSpec;
 import org.llmattrib.protocol.MethodSpec;
 
-/** Resolves a protocol request against the loaded model into a {@link Job}, or says which field is wrong. */
+/**
+ * Resolves a protocol request against the loaded model into a {@link Job}, or says which field is
+ * wrong. Every {@link Limits limit} is checked here, before any model work: first the request's
+ * numbers, then what tokenizing tells (prompt and target tokens, features, layers), last the
+ * {@link CostEstimate estimated FLOPs} of the whole plan.
+ */
 public final class RequestPlanner {
-    private final Llama llama;
-    private final int maxPromptTokens;
+    /** Methods that take {@code method.n_samples}. */
+    private static final Set<String> SAMPLED = Set.of("shapley_value_sampling", "kernel_shap", "lime",
+            "layer_gradient_shap");
 
-    public RequestPlanner(Llama llama, int maxPromptTokens) {
+    private final Llama llama;
+    private final Limits limits;
+
+    public RequestPlanner(Llama llama, Limits limits) {
         this.llama = llama;
-        this.maxPromptTokens = maxPromptTokens;
+        this.limits = limits;
     }
 
-    public Job plan(AttributionRequest r) {
+    /** @param requestBytes the size of the request's JSON */
+    public Job plan(AttributionRequest r, int requestBytes) {
+        Limits.check(null, "the request's size in bytes", requestBytes, limits.maxRequestBytes(), "--max-request-bytes");
+        checkNumbers(r);
         PromptFeatures features = features(r.input());
         long[] prompt = features.fullPrompt();
-        if (prompt.length > maxPromptTokens) {
-            throw RequestException.invalid("input", "the prompt has " + prompt.length + " tokens, above this worker's"
-                    + " limit of " + maxPromptTokens);
-        }
+        Limits.check("input", "the prompt's token count", prompt.length, limits.maxPromptTokens(), "--max-prompt-tokens");
         if (features.featureCount() == 0) {
             throw RequestException.invalid("input", "the prompt has no features to attribute to");
         }
         Job.Method method = method(r.method());
         if (method instanceof Job.Perturbation p) {
             p.method().check(features.featureCount());
+            if (p.method() instanceof ShapleyValues && features.featureCount() > limits.maxShapleyFeatures()) {
+                throw Limits.exceeded("input", "exact Shapley values over " + features.featureCount() + " features need"
+                        + " 2^" + features.featureCount() + " evaluations per trial; this worker's limit is "
+                        + limits.maxShapleyFeatures() + " features (--max-shapley-features); group features with a"
+                        + " mask or use shapley_value_sampling");
+            }
         }
         boolean gradient = method instanceof Job.Gradient;
         if (r.layers() != null && !gradient) {
             throw RequestException.invalid("layers", "layers apply to gradient methods only, not to " + r.method().name());
         }
         List<String> layers = gradient ? layers(r.layers() == null ? List.of("model.embed_tokens") : r.layers()) : List.of();
+        Limits.check("layers", "the number of layers", layers.size(), limits.maxLayers(), "--max-layers");
         MethodSpec m = r.method();
         if (m.attributeToLayerInputOrDefault()) {
             throw RequestException.invalid("method.attribute_to_layer_input", "attributing to a layer's input is not"
@@ -75,10 +91,39 @@ public final class RequestPlanner {
         if (target != null) {
             quantity.check(target);
         }
-        return new Job(r.jobId(), features, target, r.maxNewTokensOrDefault(), method, layers,
+        Job job = new Job(r.jobId(), features, target, r.maxNewTokensOrDefault(), method, layers,
                 r.multiLayerOrDefault().equals("joint"), quantity, r.numTrialsOrDefault(),
                 Job.Reduce.valueOf(r.reduceOrDefault().toUpperCase(java.util.Locale.ROOT)), m.seedOrDefault(),
                 rows, deadline(r.deadline()));
+        limits.checkCost(CostEstimate.of(llama.model().config(), job));
+        return job;
+    }
+
+    /** The request's own numbers that its method uses, before anything is tokenized. */
+    private void checkNumbers(AttributionRequest r) {
+        MethodSpec m = r.method();
+        boolean gradient = m.name().startsWith("layer_");
+        if (m.name().equals("layer_integrated_gradients")) {
+            Limits.check("method.n_steps", "n_steps", m.nStepsOrDefault(), limits.maxSteps(), "--max-steps");
+        }
+        if (SAMPLED.contains(m.name())) {
+            Limits.check("method.n_samples", "n_samples", m.nSamplesOrDefault(), limits.maxSamples(), "--max-samples");
+        }
+        if (gradient) {
+            Limits.check("method.internal_batch_size", "internal_batch_size", m.internalBatchSizeOrDefault(),
+                    limits.maxBatchRows(), "--max-batch-rows");
+        } else {
+            Limits.check("num_trials", "num_trials", r.numTrialsOrDefault(), limits.maxTrials(), "--max-trials");
+            Limits.check("method.perturbations_per_eval", "perturbations_per_eval", m.perturbationsPerEvalOrDefault(),
+                    limits.maxBatchRows(), "--max-batch-rows");
+        }
+        if (r.targetIds() != null) {
+            Limits.check("target_ids", "the number of target ids", r.targetIds().size(), limits.maxTargetTokens(),
+                    "--max-target-tokens");
+        } else if (r.target() == null) {
+            Limits.check("generation.max_new_tokens", "max_new_tokens", r.maxNewTokensOrDefault(),
+                    limits.maxTargetTokens(), "--max-target-tokens");
+        }
     }
 
     private LlamaTokenizer tokenizer(String field) {
@@ -110,6 +155,7 @@ public final class RequestPlanner {
 
     private TokenFeatures tokenFeatures(InputSpec.Tokens t) {
         LlamaTokenizer tok = tokenizer("input.text");
+        checkLength(t.text(), tok, "input", "the prompt", limits.maxPromptTokens(), "--max-prompt-tokens");
         LlamaTokenizer.Tokens prompt = tok.encodePrompt(t.text());
         Set<Long> skip = new HashSet<>();
         if (t.skipTokens() == null) {
@@ -118,7 +164,7 @@ public final class RequestPlanner {
             for (int i = 0; i < t.skipTokens().size(); i++) {
                 JsonNode s = t.skipTokens().get(i);
                 if (s.isIntegralNumber()) {
-                    skip.add(s.asLong());
+                    skip.add(checkTokenId(s.asLong(), "input.skip_tokens[" + i + "]"));
                 } else {
                     long[] ids = tok.encodePlain(s.asText()).ids();
                     if (ids.length != 1) {
@@ -130,8 +176,18 @@ public final class RequestPlanner {
             }
         }
         String[] texts = Arrays.stream(prompt.ids()).mapToObj(tok::tokenText).toArray(String[]::new);
-        llama.model().checkIds(new long[] {t.baselineTokenIdOrDefault()});
-        return new TokenFeatures(prompt.ids(), texts, skip, t.baselineTokenIdOrDefault());
+        long baseline = checkTokenId(t.baselineTokenIdOrDefault(), "input.baseline_token_id");
+        return new TokenFeatures(prompt.ids(), texts, skip, baseline);
+    }
+
+    /** Refuses an id outside the vocabulary before it reaches the native embedding lookup. */
+    private long checkTokenId(long id, String field) {
+        int vocabulary = llama.model().config().vocabSize();
+        if (id < 0 || id >= vocabulary) {
+            throw RequestException.invalid(field, "token id " + id + " is outside the vocabulary [0, " + vocabulary
+                    + ") of this model");
+        }
+        return id;
     }
 
     /**
@@ -151,6 +207,8 @@ public final class RequestPlanner {
         } catch (IllegalArgumentException e) {
             throw RequestException.invalid("input.messages", e.getMessage());
         }
+        checkLength(rendered.text(), tok, "input.messages", "the conversation", limits.maxPromptTokens(),
+                "--max-prompt-tokens");
         LlamaTokenizer.Tokens tokens = tok.encodePlain(rendered.text());
         List<int[]> groups = new ArrayList<>();
         List<String> texts = new ArrayList<>();
@@ -175,16 +233,8 @@ public final class RequestPlanner {
                 }
             }
         }
-        checkBaseline(c.baselineTokenIdOrDefault(), "input.baseline_token_id");
-        return new TokenFeatures(tokens.ids(), groups.toArray(int[][]::new), texts, c.baselineTokenIdOrDefault());
-    }
-
-    private void checkBaseline(long id, String field) {
-        try {
-            llama.model().checkIds(new long[] {id});
-        } catch (IllegalArgumentException e) {
-            throw RequestException.invalid(field, e.getMessage());
-        }
+        long baseline = checkTokenId(c.baselineTokenIdOrDefault(), "input.baseline_token_id");
+        return new TokenFeatures(tokens.ids(), groups.toArray(int[][]::new), texts, baseline);
     }
 
     private TextFeatures templateFeatures(InputSpec.Template t, Function<String, long[]> tokenize) {
@@ -314,19 +364,20 @@ public final class RequestPlanner {
 
     private long[] target(AttributionRequest r) {
         if (r.targetIds() != null) {
-            long[] ids = r.targetIds().stream().mapToLong(Long::longValue).toArray();
-            try {
-                llama.model().checkIds(ids);
-            } catch (IllegalArgumentException e) {
-                throw RequestException.invalid("target_ids", e.getMessage());
+            long[] ids = new long[r.targetIds().size()];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = checkTokenId(r.targetIds().get(i), "target_ids[" + i + "]");
             }
             return ids;
         }
         if (r.target() != null) {
-            long[] ids = tokenizer("target").encodePlain(r.target()).ids();
+            LlamaTokenizer tok = tokenizer("target");
+            checkLength(r.target(), tok, "target", "the target", limits.maxTargetTokens(), "--max-target-tokens");
+            long[] ids = tok.encodePlain(r.target()).ids();
             if (ids.length == 0) {
                 throw RequestException.invalid("target", "the target text is empty: nothing to attribute");
             }
+            Limits.check("target", "the target's token count", ids.length, limits.maxTargetTokens(), "--max-target-tokens");
             return ids;
         }
         return null;
@@ -342,14 +393,21 @@ public final class RequestPlanner {
                 if (ids.length == 0) {
                     throw RequestException.invalid("attr_target.text", "the contrast text has no tokens");
                 }
-                try {
-                    llama.model().checkIds(ids);
-                } catch (IllegalArgumentException e) {
-                    throw RequestException.invalid("attr_target.ids", e.getMessage());
+                for (long id : ids) {
+                    checkTokenId(id, "attr_target.ids");
                 }
                 yield new Quantity.Contrast(ids);
             }
         };
+    }
+
+    /** Refuses a text too long for {@code limit} tokens before tokenizing it (40,000 tokens take a second). */
+    private static void checkLength(String text, LlamaTokenizer tok, String field, String what, int limit, String flag) {
+        if (text.length() > (long) limit * tok.maxTokenChars()) {
+            throw Limits.exceeded(field, what + " has " + text.length() + " characters, more than " + limit + " tokens"
+                    + " of at most " + tok.maxTokenChars() + " characters each can hold; this worker's limit is " + limit
+                    + " tokens (" + flag + ")");
+        }
     }
 
     private static Job.Method method(MethodSpec m) {

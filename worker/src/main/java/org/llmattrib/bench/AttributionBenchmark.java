@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.function.Consumer;
 import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Job;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaModel;
@@ -35,8 +36,8 @@ public final class AttributionBenchmark {
     public record Case(String example, Consumer<ObjectNode> edit, String note) {}
 
     public static void run(Llama llama, List<Case> cases, PrintStream out) {
-        JobRunner runner = new JobRunner(new AttributionEngine(llama, null), new RequestPlanner(llama, 8192), "bench");
-        RequestPlanner planner = new RequestPlanner(llama, 8192);
+        RequestPlanner planner = new RequestPlanner(llama, Limits.cpu());
+        JobRunner runner = new JobRunner(new AttributionEngine(llama, null), planner, "bench");
         out.printf("%-28s %7s %7s %5s %5s %9s %8s %12s %8s  %s%n", "request", "total s", "first s", "fwd", "bwd",
                 "GFLOP", "GFLOP/s", "Captum GFLOP", "Captum s", "note");
         for (Case c : cases) {
@@ -53,7 +54,7 @@ public final class AttributionBenchmark {
             double total = done.timings().get("total_ms") / 1000;
             double first = done.timings().get("first_token_ms") / 1000;
             double gflop = done.work().get("flops").doubleValue() / 1e9;
-            Job job = planner.plan(Protocol.decodeRequest(body));
+            Job job = planner.plan(Protocol.decodeRequest(body), body.length);
             long[] target = done.outputTokenIds().stream().mapToLong(Long::longValue).toArray();
             double captum = captumFlops(llama.model(), job, target.length) / 1e9;
             String captumSeconds = job.method() instanceof Job.Perturbation

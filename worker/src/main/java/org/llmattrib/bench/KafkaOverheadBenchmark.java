@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import org.llmattrib.attribution.AttributionEngine;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.Protocol;
@@ -25,10 +26,10 @@ public final class KafkaOverheadBenchmark {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
             kafka.createServiceTopics(3);
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    model, "cpu", "bench-workers", "bench-worker", 0, null, 8192, Map.of()));
+                    model, "cpu", "bench-workers", "bench-worker", 0, null, Limits.cpu(), Map.of()));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
                 JobRunner local = new JobRunner(new AttributionEngine(worker.llama(), null),
-                        new RequestPlanner(worker.llama(), 8192), "local");
+                        new RequestPlanner(worker.llama(), Limits.cpu()), "local");
                 out.printf("%-28s %12s %12s %12s%n", "request", "explain ms", "kafka ms", "added ms");
                 for (AttributionBenchmark.Case c : AttributionBenchmark.seedCases()) {
                     double[] direct = new double[repeats];

@@ -14,6 +14,7 @@ import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -35,6 +36,9 @@ final class DemoCommand implements Callable<Integer> {
             description = "tokenizer.json for the tiny checkpoint (default: ${DEFAULT-VALUE}, fetched by the build)")
     Path tokenizer;
 
+    @Mixin
+    LimitOptions limitOptions;
+
     @Override
     public Integer call() throws IOException {
         Path dir = model;
@@ -52,7 +56,7 @@ final class DemoCommand implements Callable<Integer> {
             kafka.createServiceTopics(3);
             System.out.println("broker: " + kafka.bootstrapServers());
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    dir, device, "attribution-workers", "demo-worker", 0, null, 4096, Map.of()));
+                    dir, device, "attribution-workers", "demo-worker", 0, null, limitOptions.limits(device), Map.of()));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
                 System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
                         + worker.metricsPort() + "/metrics");

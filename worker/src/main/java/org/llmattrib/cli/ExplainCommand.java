@@ -33,8 +33,8 @@ final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--result-store", description = "directory for unreduced tensors (reduce: none)")
     Path resultStore;
 
-    @Option(names = "--max-prompt-tokens", defaultValue = "4096")
-    int maxPromptTokens;
+    @Mixin
+    LimitOptions limitOptions;
 
     @Override
     public Integer call() throws IOException {
@@ -42,7 +42,7 @@ final class ExplainCommand implements Callable<Integer> {
         Consumer<AttributionEvent> sink = json ? e -> System.out.println(Protocol.toJson(e)) : new EventView(System.out, 0);
         try (Llama llama = modelOptions.load()) {
             JobRunner runner = new JobRunner(new AttributionEngine(llama, resultStore == null ? null
-                    : new ResultStore(resultStore)), new RequestPlanner(llama, maxPromptTokens), "explain");
+                    : new ResultStore(resultStore)), new RequestPlanner(llama, limitOptions.limits(modelOptions.device)), "explain");
             try {
                 JobRunner.Outcome outcome = runner.run(body, Map.of(), () -> false, () -> false, sink);
                 return outcome.status().equals("completed") ? 0 : 1;

@@ -30,8 +30,8 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--result-store", description = "directory for unreduced tensors (reduce: none)")
     Path resultStore;
 
-    @Option(names = "--max-prompt-tokens", defaultValue = "4096")
-    int maxPromptTokens;
+    @Mixin
+    LimitOptions limitOptions;
 
     @Option(names = "--session-timeout-ms", defaultValue = "45000", description = "consumer session timeout")
     int sessionTimeoutMs;
@@ -39,7 +39,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(bootstrap, modelOptions.model,
-                modelOptions.device, group, instanceId, metricsPort, resultStore, maxPromptTokens,
+                modelOptions.device, group, instanceId, metricsPort, resultStore, limitOptions.limits(modelOptions.device),
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5))));
         System.err.println("worker " + worker.workerId() + " ready: group " + group + ", metrics on :" + worker.metricsPort());
         CountDownLatch stopped = new CountDownLatch(1);

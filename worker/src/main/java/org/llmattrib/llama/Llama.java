@@ -117,6 +117,14 @@ public final class Llama implements AutoCloseable {
 
     /** Greedy decoding with a KV cache; stops after an EOS token (kept, as Hugging Face does) when asked. */
     public long[] generate(long[] prompt, int maxNewTokens, boolean stopOnEos) {
+        return generate(prompt, maxNewTokens, stopOnEos, () -> {});
+    }
+
+    /**
+     * {@link #generate(long[], int, boolean)}, calling {@code checkpoint} before every token step;
+     * a checkpoint that throws (a deadline, a cancel) stops the generation and frees its arrays.
+     */
+    public long[] generate(long[] prompt, int maxNewTokens, boolean stopOnEos, Runnable checkpoint) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("prompt is empty");
         }
@@ -127,6 +135,7 @@ public final class Llama implements AutoCloseable {
             KvCache cache = new KvCache(model.config().numLayers());
             long[] next = prompt;
             while (n < maxNewTokens) {
+                checkpoint.run();
                 try (NDManager step = m.newSubManager()) {
                     NDArray ids = step.create(next).reshape(1, next.length);
                     NDArray hidden = model.forward(ids, step.ones(ids.getShape(), DataType.INT64), Taps.NONE, cache);

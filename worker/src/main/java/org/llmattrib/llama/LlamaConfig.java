@@ -135,6 +135,17 @@ public record LlamaConfig(
         return inv;
     }
 
+    /**
+     * Model FLOPs (2 per multiply-add) of a forward over {@code tokens} new tokens, each attending
+     * {@code context} keys on average, with the LM head at {@code scored} positions.
+     */
+    public long forwardFlops(long tokens, long context, long scored) {
+        long embeddings = (long) vocabSize * hiddenSize * (tieWordEmbeddings ? 1 : 2);
+        long perToken = 2L * (parameterCount() - embeddings);
+        long attention = 4L * numLayers * numHeads * headDim * context;
+        return tokens * (perToken + attention) + scored * 2L * vocabSize * hiddenSize;
+    }
+
     /** Parameters of the model, for FLOP counts. */
     public long parameterCount() {
         long attn = (long) hiddenSize * headDim * (2L * numHeads + 2L * numKvHeads);

@@ -290,15 +290,9 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /**
-     * Model FLOPs (2 per multiply-add) of a forward over {@code tokens} new tokens, each attending
-     * {@code context} keys on average, with the LM head at {@code scored} positions.
-     */
+    /** See {@link LlamaConfig#forwardFlops}. */
     public long forwardFlops(long tokens, long context, long scored) {
-        long embeddings = (long) config.vocabSize() * config.hiddenSize() * (config.tieWordEmbeddings() ? 1 : 2);
-        long perToken = 2L * (config.parameterCount() - embeddings);
-        long attention = 4L * config.numLayers() * config.numHeads() * config.headDim() * context;
-        return tokens * (perToken + attention) + scored * 2L * config.vocabSize() * config.hiddenSize();
+        return config.forwardFlops(tokens, context, scored);
     }
 
     @Override

@@ -3,9 +3,12 @@ package org.llmattrib.llama;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.huggingface.tokenizers.jni.CharSpan;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -25,11 +28,13 @@ public final class LlamaTokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
     private final int bosTokenId;
     private final ChatTemplate chatTemplate;
+    private final int maxTokenChars;
 
-    private LlamaTokenizer(HuggingFaceTokenizer tokenizer, int bosTokenId, ChatTemplate chatTemplate) {
+    private LlamaTokenizer(HuggingFaceTokenizer tokenizer, int bosTokenId, ChatTemplate chatTemplate, int maxTokenChars) {
         this.tokenizer = tokenizer;
         this.bosTokenId = bosTokenId;
         this.chatTemplate = chatTemplate;
+        this.maxTokenChars = maxTokenChars;
     }
 
     /** Loads {@code tokenizer.json}, and the chat template of the {@code tokenizer_config.json} beside it if any. */
@@ -42,7 +47,8 @@ public final class LlamaTokenizer implements AutoCloseable {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(file, Map.of(
                     "addSpecialTokens", "true", "truncation", "false", "padding", "false"));
             return new LlamaTokenizer(t, bosTokenId,
-                    ChatTemplate.load(file.resolveSibling("tokenizer_config.json")).orElse(null));
+                    ChatTemplate.load(file.resolveSibling("tokenizer_config.json")).orElse(null),
+                    longestToken(new ObjectMapper().readTree(file.toFile())));
         } catch (IOException | RuntimeException e) {
             throw new ModelLoadException(file + ": cannot load tokenizer: " + e.getMessage(), e);
         }
@@ -51,6 +57,33 @@ public final class LlamaTokenizer implements AutoCloseable {
     /** The model's chat template, when its tokenizer_config.json has one. */
     public java.util.Optional<ChatTemplate> chatTemplate() {
         return java.util.Optional.ofNullable(chatTemplate);
+    }
+
+    /**
+     * The length of the longest vocabulary entry or added token of a BPE tokenizer, in characters of
+     * its alphabet (one per byte for byte-level BPE, so at least the characters of the text the token
+     * covers); Integer.MAX_VALUE (no bound) for other models, and for BPE that fuses unknown
+     * characters into one token.
+     */
+    private static int longestToken(JsonNode json) {
+        JsonNode model = json.path("model");
+        boolean fusesUnknown = model.path("fuse_unk").asBoolean(false) && !model.path("byte_fallback").asBoolean(false);
+        if (!model.path("type").asText().equals("BPE") || fusesUnknown || !model.path("vocab").isObject()) {
+            return Integer.MAX_VALUE;
+        }
+        int longest = 0;
+        for (Iterator<String> tokens = model.path("vocab").fieldNames(); tokens.hasNext(); ) {
+            longest = Math.max(longest, tokens.next().length());
+        }
+        for (JsonNode added : json.path("added_tokens")) {
+            longest = Math.max(longest, added.path("content").asText().length());
+        }
+        return longest;
+    }
+
+    /** No token covers more characters of a text than this: a text of n characters has at least n / this tokens. */
+    public int maxTokenChars() {
+        return maxTokenChars;
     }
 
     /** A prompt: BOS first, exactly once. */

@@ -24,6 +24,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.llmattrib.attribution.AttributionEngine;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
 import org.llmattrib.llama.Llama;
@@ -42,7 +43,7 @@ public final class AttributionWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AttributionWorker.class);
 
     public record Settings(String bootstrap, Path model, String device, String group, String instanceId,
-            int metricsPort, Path resultStore, int maxPromptTokens, Map<String, Object> consumerOverrides) {}
+            int metricsPort, Path resultStore, Limits limits, Map<String, Object> consumerOverrides) {}
 
     private final Vertx vertx;
     private final PrometheusMeterRegistry registry;
@@ -86,7 +87,7 @@ public final class AttributionWorker implements AutoCloseable {
     private void connect(Settings s) {
         AttributionEngine engine = new AttributionEngine(llama, s.resultStore() == null ? null
                 : new ResultStore(s.resultStore()));
-        runner = new JobRunner(engine, new RequestPlanner(llama, s.maxPromptTokens()), workerId);
+        runner = new JobRunner(engine, new RequestPlanner(llama, s.limits()), workerId);
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap());
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);

@@ -59,7 +59,7 @@ public final class JobRunner {
         JobEvents events = new JobEvents(request.jobId(), workerId, engine.llama().directory().getFileName().toString(),
                 request.method().name(), extraTimings, sink);
         try {
-            Job job = planner.plan(request);
+            Job job = planner.plan(request, json.length);
             Runnable checkpoint = () -> {
                 if (abandoned.getAsBoolean()) {
                     throw new Stopped("abandoned", "abandoned");

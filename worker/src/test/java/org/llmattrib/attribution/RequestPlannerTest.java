@@ -13,9 +13,12 @@ import org.junit.jupiter.api.Test;
 
 /** Requests the engine refuses say which field is wrong; valid ones resolve to the right features. */
 class RequestPlannerTest {
+    private static final Limits PROMPT_OF_64 = new Limits(64, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e14);
+
     private static Job plan(String json) {
-        return new RequestPlanner(TestModels.tinyLlama3(DataType.FLOAT32), 64)
-                .plan(Protocol.decodeRequest(json.getBytes(StandardCharsets.UTF_8)));
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        return new RequestPlanner(TestModels.tinyLlama3(DataType.FLOAT32), PROMPT_OF_64)
+                .plan(Protocol.decodeRequest(body), body.length);
     }
 
     private static String request(String input, String rest) {
@@ -80,10 +83,18 @@ class RequestPlannerTest {
         assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"lime\"}, \"layers\": [\"model.norm\"]"),
                 "invalid_request", "layers", "gradient methods only");
         assertRefused(request("{\"type\": \"tokens\", \"text\": \"" + "word ".repeat(100) + "\"}",
-                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "limit_exceeded", "input",
                 "above this worker's limit of 64");
         assertRefused(request(TOKENS, "\"target_ids\": [999999], \"method\": {\"name\": \"feature_ablation\"}"),
-                "invalid_request", "target_ids", "outside the vocabulary");
+                "invalid_request", "target_ids[0]", "outside the vocabulary");
+        assertRefused(request(TOKENS, "\"target_ids\": [9906, 128256], \"method\": {\"name\": \"feature_ablation\"}"),
+                "invalid_request", "target_ids[1]", "token id 128256 is outside the vocabulary [0, 128256)");
+        assertRefused(request("{\"type\": \"tokens\", \"text\": \"Dave lives\", \"baseline_token_id\": 999999}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request",
+                "input.baseline_token_id", "token id 999999 is outside the vocabulary");
+        assertRefused(request("{\"type\": \"tokens\", \"text\": \"Dave lives\", \"skip_tokens\": [128000, 200000]}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request",
+                "input.skip_tokens[1]", "token id 200000 is outside the vocabulary");
         assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"},"
                 + " \"deadline\": \"tomorrow\""), "invalid_request", "deadline", "ISO-8601");
         assertRefused(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_integrated_gradients\","

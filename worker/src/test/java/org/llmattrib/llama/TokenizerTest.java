@@ -33,6 +33,19 @@ class TokenizerTest {
         }
     }
 
+    /** The planner refuses a text longer than limit x this before tokenizing it. */
+    @Test
+    void noTokenCoversMoreCharactersThanTheLongestVocabularyEntry() {
+        try (LlamaTokenizer t = LlamaTokenizer.load(TestModels.llama3Tokenizer(), 128000)) {
+            assertThat(t.maxTokenChars()).isEqualTo(128); // a run of 128 spaces
+            String spaces = " ".repeat(1000);
+            assertThat(t.encodePlain(spaces).size()).isGreaterThanOrEqualTo(1000 / t.maxTokenChars());
+            for (long id = 0; id < 128256; id += 97) {
+                assertThat(t.tokenText(id).length()).isLessThanOrEqualTo(t.maxTokenChars());
+            }
+        }
+    }
+
     @Test
     void bosIsNotDuplicatedWhenThePostProcessorAddsIt(@TempDir Path dir) throws Exception {
         // Llama-3.2's own tokenizer.json has a TemplateProcessing post-processor that prepends BOS

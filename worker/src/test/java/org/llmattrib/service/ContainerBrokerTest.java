@@ -9,6 +9,7 @@ import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
@@ -35,7 +36,7 @@ class ContainerBrokerTest {
                     new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1))).all().get();
         }
         try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(KAFKA.getBootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", "container-workers", null, 0, null, 256, Map.of()));
+                TestModels.tinyLlama3Dir(), "cpu", "container-workers", null, 0, null, Limits.cpu(), Map.of()));
                 AttributionClient client = new AttributionClient(KAFKA.getBootstrapServers())) {
             List<AttributionEvent> events = new ArrayList<>();
             AttributionEvent last = client.submitAndFollow("container-job",

@@ -14,6 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.llmattrib.attribution.AttributionEngine;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.TestModels;
@@ -126,7 +127,7 @@ class EveryOptionTest {
     void noSchemaValidRequestEndsInAnInternalError(String label, byte[] body) {
         Protocol.decodeRequest(body); // every case is schema-valid: the sweep tests the engine, not validation
         List<AttributionEvent> events = new ArrayList<>();
-        new JobRunner(new AttributionEngine(llama(), null), new RequestPlanner(llama(), 256), "sweep")
+        new JobRunner(new AttributionEngine(llama(), null), new RequestPlanner(llama(), Limits.cpu()), "sweep")
                 .run(body, Map.of(), () -> false, () -> false, events::add);
         AttributionEvent last = events.get(events.size() - 1);
         if (last instanceof AttributionEvent.Failed f) {

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.llama.Llama;
@@ -20,7 +21,7 @@ class ResidentMemoryTest {
     @Test
     void requestsLeaveNoNativeArraysBehind() throws IOException {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
-        JobRunner runner = new JobRunner(new AttributionEngine(llama, null), new RequestPlanner(llama, 256), "test");
+        JobRunner runner = new JobRunner(new AttributionEngine(llama, null), new RequestPlanner(llama, Limits.cpu()), "test");
         int before = llama.model().manager().getManagedArrays().size();
         for (String example : List.of("seed-token-feature-ablation", "seed-template-shapley", "seed-fewshot-segments",
                 "seed-lig-embeddings", "seed-lig-multilayer")) {

@@ -43,6 +43,7 @@ import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
@@ -356,7 +357,7 @@ class ScaleOutAndFailureTest {
 
     static AttributionWorker startWorker(String group, String instanceId) {
         AttributionWorker w = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", group, instanceId, 0, null, 256,
+                TestModels.tinyLlama3Dir(), "cpu", group, instanceId, 0, null, Limits.cpu(),
                 Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
         workers.add(w);
         return w;

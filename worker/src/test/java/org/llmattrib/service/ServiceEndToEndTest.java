@@ -20,6 +20,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.llama.TestModels;
@@ -46,7 +47,7 @@ class ServiceEndToEndTest {
 
     static AttributionWorker.Settings settings(String group, String instanceId) {
         return new AttributionWorker.Settings(kafka.bootstrapServers(), TestModels.tinyLlama3Dir(), "cpu", group,
-                instanceId, 0, null, 256, Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500));
+                instanceId, 0, null, Limits.cpu(), Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500));
     }
 
     @AfterAll
@@ -75,7 +76,7 @@ class ServiceEndToEndTest {
     static List<AttributionEvent> explain(byte[] body) {
         List<AttributionEvent> events = new ArrayList<>();
         JobRunner runner = new JobRunner(new AttributionEngine(worker.llama(), null),
-                new RequestPlanner(worker.llama(), 256), worker.workerId());
+                new RequestPlanner(worker.llama(), Limits.cpu()), worker.workerId());
         runner.run(body, Map.of(), () -> false, () -> false, events::add);
         return events;
     }
@@ -130,8 +131,8 @@ class ServiceEndToEndTest {
         lig.putArray("layers").add("model.layers.99.mlp");
         assertFailed(run("bad-4", Protocol.JSON.writeValueAsBytes(lig)), "unknown_layer", "layers[0]");
         ObjectNode big = (ObjectNode) Protocol.JSON.readTree(valid.replace("bad-1", "bad-5"));
-        ((ObjectNode) big.get("input")).put("text", "word ".repeat(1000));
-        assertFailed(run("bad-5", Protocol.JSON.writeValueAsBytes(big)), "invalid_request", "input");
+        ((ObjectNode) big.get("input")).put("text", "word ".repeat(5000));
+        assertFailed(run("bad-5", Protocol.JSON.writeValueAsBytes(big)), "limit_exceeded", "input");
         // malformed JSON has no readable job id: only the dead-letter topic hears of it
         client.submitRaw("bad-6", "{\"schema\": \"attribution-request/v1\", \"job_id\": ".getBytes(StandardCharsets.UTF_8)).join();
         // and the worker still serves a valid job afterwards

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
@@ -29,7 +30,7 @@ class UnreducedTensorsTest {
     void tensorsAreWrittenAsNumpyFilesThatSumToTheIntegratedGradientsTotal(@TempDir Path store) throws Exception {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
         JobRunner runner = new JobRunner(new AttributionEngine(llama, new ResultStore(store)),
-                new RequestPlanner(llama, 256), "test");
+                new RequestPlanner(llama, Limits.cpu()), "test");
         String request = """
                 {"schema": "attribution-request/v1", "job_id": "unreduced",
                  "input": {"type": "tokens", "text": "Dave lives in Palm Coast"},
@@ -65,7 +66,7 @@ class UnreducedTensorsTest {
     @Test
     void withoutAStoreReduceNoneFailsNamingTheField() {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
-        JobRunner runner = new JobRunner(new AttributionEngine(llama, null), new RequestPlanner(llama, 256), "test");
+        JobRunner runner = new JobRunner(new AttributionEngine(llama, null), new RequestPlanner(llama, Limits.cpu()), "test");
         List<AttributionEvent> events = new ArrayList<>();
         runner.run("""
                 {"schema": "attribution-request/v1", "job_id": "no-store",

@@ -19,6 +19,9 @@ public interface GradientMethod {
 
     List<PathSample> samples(Random random);
 
+    /** The most samples one target token uses, without drawing them (for the cost estimate). */
+    int sampleCount();
+
     /** Whether f(input) - f(baseline) is what the attributions should sum to (reported as the check). */
     boolean hasCompleteness();
 

@@ -33,6 +33,11 @@ public final class LayerGradientShap implements GradientMethod {
     }
 
     @Override
+    public int sampleCount() {
+        return samples;
+    }
+
+    @Override
     public boolean hasCompleteness() {
         return true;
     }

@@ -16,6 +16,11 @@ public final class LayerGradientXActivation implements GradientMethod {
     }
 
     @Override
+    public int sampleCount() {
+        return 1;
+    }
+
+    @Override
     public boolean hasCompleteness() {
         return false;
     }

@@ -63,6 +63,12 @@ public final class LayerIntegratedGradients implements GradientMethod {
         return tolerance == 0 || converged || previous.size() * 2 > maxSteps ? null : path(previous.size() * 2);
     }
 
+    /** The most samples a token may take: the fixed steps, or every doubling up to the cap. */
+    @Override
+    public int sampleCount() {
+        return tolerance == 0 ? steps : 2 * maxSteps;
+    }
+
     @Override
     public boolean hasCompleteness() {
         return true;

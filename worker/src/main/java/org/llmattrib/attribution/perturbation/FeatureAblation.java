@@ -7,6 +7,11 @@ import java.util.Random;
 /** attr_i = f(all present) - f(all present but i). */
 public final class FeatureAblation implements PerturbationMethod {
     @Override
+    public long coalitionCount(int features) {
+        return features + 1L;
+    }
+
+    @Override
     public Plan plan(int features, Random random) {
         List<boolean[]> coalitions = new ArrayList<>();
         coalitions.add(PerturbationMethod.all(features, true));

@@ -34,6 +34,11 @@ public abstract class LinearSurrogate implements PerturbationMethod {
     }
 
     @Override
+    public long coalitionCount(int features) {
+        return samples;
+    }
+
+    @Override
     public final Plan plan(int n, Random random) {
         List<boolean[]> coalitions = new ArrayList<>();
         for (int i = 0; i < samples; i++) {

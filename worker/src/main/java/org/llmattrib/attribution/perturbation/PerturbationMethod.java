@@ -16,6 +16,9 @@ public interface PerturbationMethod {
     /** The coalitions for one trial and how to combine their outputs. */
     Plan plan(int features, Random random);
 
+    /** How many coalitions one trial evaluates at most, without building them (for the cost estimate). */
+    long coalitionCount(int features);
+
     /** Refuses a feature count the method cannot handle, before any work is done. */
     default void check(int features) {}
 

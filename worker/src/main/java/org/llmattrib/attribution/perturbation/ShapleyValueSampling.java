@@ -19,6 +19,12 @@ public final class ShapleyValueSampling implements PerturbationMethod {
         this.samples = samples;
     }
 
+    /** The empty and the full coalition are shared by every order; each order adds n - 1 prefixes. */
+    @Override
+    public long coalitionCount(int n) {
+        return (long) samples * Math.max(n - 1, 0) + 2;
+    }
+
     @Override
     public Plan plan(int n, Random random) {
         Map<String, Integer> index = new LinkedHashMap<>();

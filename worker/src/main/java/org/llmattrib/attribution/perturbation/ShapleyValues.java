@@ -26,6 +26,11 @@ public final class ShapleyValues implements PerturbationMethod {
     }
 
     @Override
+    public long coalitionCount(int n) {
+        return 1L << n;
+    }
+
+    @Override
     public Plan plan(int n, Random random) {
         check(n);
         List<boolean[]> coalitions = new ArrayList<>(1 << n);

@@ -1,0 +1,67 @@
+package org.llmattrib.attribution;
+
+import org.llmattrib.attribution.gradient.GradientMethod;
+import org.llmattrib.llama.LlamaConfig;
+
+/**
+ * A job's model FLOPs, estimated from its plan before any work with the FLOP model that
+ * {@link Work} measures with ({@link LlamaConfig#forwardFlops}):
+ *
+ * <ul>
+ *   <li>a generated target: one greedy forward over the prompt, then one per new token;
+ *   <li>perturbation methods: every perturbed prompt (the full one, plus trials x coalitions)
+ *       forwarded over the prompt, then over the target token by token;
+ *   <li>gradient methods: one forward of the input and its baseline over prompt + target, one of
+ *       each layer path at its baseline (methods with a completeness check), and for each target
+ *       token t a forward and a backward (twice the forward) of layer paths x samples rows over the
+ *       prompt + t tokens.
+ * </ul>
+ *
+ * <p>It is an upper bound of what the engine measures: the engine scores identical perturbed
+ * prompts once and computes their shared prefix once.
+ *
+ * @param flops estimated model FLOPs
+ * @param basis what the estimate multiplies, for messages
+ */
+public record CostEstimate(double flops, String basis) {
+
+    public static CostEstimate of(LlamaConfig config, Job job) {
+        int prompt = job.features().fullPrompt().length;
+        boolean generated = job.target() == null;
+        int targetTokens = generated ? job.maxNewTokens() : job.target().length;
+        double generation = generated ? scoring(config, 1, prompt, targetTokens) : 0;
+        String after = generated ? ", after generating " + targetTokens + " tokens" : "";
+        if (job.method() instanceof Job.Perturbation p) {
+            double prompts = 1 + (double) job.trials() * p.method().coalitionCount(job.features().featureCount());
+            return new CostEstimate(generation + scoring(config, prompts, prompt, targetTokens), String.format(
+                    "%.0f perturbed prompts of %d tokens x %d target tokens%s", prompts, prompt, targetTokens, after));
+        }
+        GradientMethod method = ((Job.Gradient) job.method()).method();
+        int paths = job.joint() ? 1 : job.layers().size();
+        double rows = (double) paths * method.sampleCount();
+        long length = prompt + targetTokens;
+        double flops = generation + config.forwardFlops(2 * length, (length + 1) / 2, targetTokens);
+        if (method.hasCompleteness()) {
+            flops += (double) paths * config.forwardFlops(length, (length + 1) / 2, targetTokens);
+        }
+        for (int t = 0; t < targetTokens; t++) {
+            long upTo = prompt + t;
+            flops += 3 * rows * config.forwardFlops(upTo, (upTo + 1) / 2, 1);
+        }
+        return new CostEstimate(flops, String.format("%d layer paths x %d samples x %d target tokens, forward and"
+                + " backward over %d to %d positions%s", paths, method.sampleCount(), targetTokens, prompt,
+                prompt + targetTokens - 1, after));
+    }
+
+    /** {@code rows} prompts forwarded over the prompt, then over {@code targetTokens} tokens one at a time. */
+    private static double scoring(LlamaConfig config, double rows, long prompt, long targetTokens) {
+        double perRow = config.forwardFlops(prompt, (prompt + 1) / 2, 1)
+                + config.forwardFlops(targetTokens - 1, prompt + targetTokens / 2, targetTokens - 1);
+        return rows * perRow;
+    }
+
+    /** Like 3.2e15. */
+    static String format(double flops) {
+        return String.format(java.util.Locale.ROOT, "%.1e", flops).replaceFirst("e\\+?0*(?=\\d)", "e");
+    }
+}
