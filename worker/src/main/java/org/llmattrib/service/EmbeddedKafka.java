@@ -1,6 +1,5 @@
 package org.llmattrib.service;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -62,18 +61,20 @@ public final class EmbeddedKafka implements AutoCloseable {
         return cluster.bootstrapServers();
     }
 
-    /** Creates the topics the service uses, with {@code partitions} partitions for requests and results. */
+    /**
+     * Creates the topics the service uses, with {@code partitions} partitions for requests and results
+     * (the compacted jobs topic too, which workers would otherwise create themselves).
+     */
     public void createServiceTopics(int partitions) {
-        createTopics(partitions, Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC);
-        createTopics(1, Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC);
+        createTopics(List.of(new NewTopic(Protocol.REQUESTS_TOPIC, partitions, (short) 1),
+                new NewTopic(Protocol.RESULTS_TOPIC, partitions, (short) 1),
+                new NewTopic(Protocol.CONTROL_TOPIC, 1, (short) 1),
+                new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1),
+                new NewTopic(Protocol.JOBS_TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact"))));
     }
 
-    public void createTopics(int partitions, String... names) {
+    private void createTopics(List<NewTopic> topics) {
         try (Admin admin = cluster.admin()) {
-            List<NewTopic> topics = new ArrayList<>();
-            for (String name : names) {
-                topics.add(new NewTopic(name, partitions, (short) 1));
-            }
             admin.createTopics(topics).all().get();
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
