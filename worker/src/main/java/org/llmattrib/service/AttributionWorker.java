@@ -242,7 +242,10 @@ public final class AttributionWorker implements AutoCloseable {
                 metrics.job(JobRunner.Status.FAILED, "duplicate_job_id", Duration.ofNanos(System.nanoTime() - start), 0);
                 return acknowledged(sent, source);
             }
-            case RUN -> jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
+            case RUN -> {
+                LOG.info("running {} ({})", jobId, source);
+                jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
+            }
         }
         double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
         List<Future<RecordMetadata>> last = new ArrayList<>();
@@ -252,6 +255,7 @@ public final class AttributionWorker implements AutoCloseable {
                     last.add(publish(event));
                 });
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
+        LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
         if (outcome.status() == JobRunner.Status.ABANDONED) {
             return false;
         }

@@ -82,6 +82,8 @@ public final class JobConsumer implements AutoCloseable {
     private volatile boolean member;
     private volatile Throwable died;
     private InFlight inFlight;
+    /** The last commit failed: the retries are not logged again. */
+    private boolean commitFailing;
 
     /**
      * @param kafka client properties (bootstrap servers, security)
@@ -228,13 +230,18 @@ public final class JobConsumer implements AutoCloseable {
         }
     }
 
+
     private boolean tryCommit(Map<TopicPartition, OffsetAndMetadata> offsets) {
         try {
             consumer.commitSync(offsets);
+            commitFailing = false;
             return true;
         } catch (RebalanceInProgressException | CommitFailedException | RetriableException e) {
             observer.commitFailed();
-            LOG.info("commit of {} failed, kept for later: {}", offsets, e.toString());
+            if (!commitFailing) {
+                LOG.info("commit of {} failed, retried on the next polls: {}", offsets, e.toString());
+            }
+            commitFailing = true;
             return false;
         }
     }
