@@ -1,14 +1,9 @@
 package org.llmattrib.service;
 
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
-import org.llmattrib.protocol.Protocol;
 
 /**
  * A real Apache Kafka broker in KRaft mode (one combined broker/controller node) inside this JVM,
@@ -61,28 +56,10 @@ public final class EmbeddedKafka implements AutoCloseable {
         return cluster.bootstrapServers();
     }
 
-    /**
-     * Creates the topics the service uses, with {@code partitions} partitions for requests and results
-     * (the compacted jobs topic too, which workers would otherwise create themselves).
-     */
+    /** Creates the topics the service uses, with {@code partitions} partitions for requests and results. */
     public void createServiceTopics(int partitions) {
-        createTopics(List.of(new NewTopic(Protocol.REQUESTS_TOPIC, partitions, (short) 1),
-                new NewTopic(Protocol.RESULTS_TOPIC, partitions, (short) 1),
-                new NewTopic(Protocol.CONTROL_TOPIC, 1, (short) 1),
-                new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1),
-                new NewTopic(Protocol.JOBS_TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact"))));
-    }
-
-    private void createTopics(List<NewTopic> topics) {
         try (Admin admin = cluster.admin()) {
-            admin.createTopics(topics).all().get();
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("cannot create topics: " + e.getCause().getMessage(), e);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
+            ServiceTopics.create(admin, partitions);
         }
     }
 
