@@ -47,6 +47,11 @@ public final class AttributionClient implements AutoCloseable {
         this(bootstrapServers, new Properties(), DEFAULT_CONNECT_TIMEOUT);
     }
 
+    /** {@code extra} (security settings, say) applies to the producer and to every consumer. */
+    public AttributionClient(String bootstrapServers, Properties extra) {
+        this(bootstrapServers, extra, DEFAULT_CONNECT_TIMEOUT);
+    }
+
     /**
      * {@code extra} (security settings, say) applies to the producer and to every consumer. A broker
      * not reached within {@code connectTimeout} fails the call with {@link KafkaUnreachableException}.
