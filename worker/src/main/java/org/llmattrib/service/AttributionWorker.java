@@ -24,6 +24,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -216,51 +217,45 @@ public final class AttributionWorker implements AutoCloseable {
     private boolean handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
         long start = System.nanoTime();
         String source = record.topic() + "/" + record.partition() + "@" + record.offset();
-        List<Future<RecordMetadata>> sent = new ArrayList<>();
         AttributionRequest request;
         try {
             request = Protocol.decodeRequest(record.value());
         } catch (ProtocolException e) {
-            sent.add(deadLetter(record, e));
+            List<Future<RecordMetadata>> sent = new ArrayList<>(List.of(deadLetter(record, e)));
             if (e.jobId() != null) {
                 sent.add(publish(JobRunner.undecodable(e)));
             }
             metrics.job(JobRunner.Status.FAILED, e.code(), Duration.ofNanos(System.nanoTime() - start), 0);
             return acknowledged(sent, source);
         }
-        String jobId = request.jobId();
         String hash = JobRegistry.hash(request);
-        switch (jobs.decide(jobId, hash, source)) {
+        return switch (jobs.decide(request.jobId(), hash, source)) {
             case ANSWERED -> {
-                LOG.info("{} ({}) is the same request as one running or done: nothing to do", jobId, source);
-                return true;
+                LOG.info("{} ({}) is the same request as one running or done: nothing to do", request.jobId(), source);
+                yield true;
             }
             case DUPLICATE -> {
-                sent.add(publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, jobId, 0, "duplicate_job_id",
-                        "job id " + jobId + " belongs to a different request that is running or completed; "
-                                + "choose a new job id", "job_id")));
                 metrics.job(JobRunner.Status.FAILED, "duplicate_job_id", Duration.ofNanos(System.nanoTime() - start), 0);
-                return acknowledged(sent, source);
+                yield acknowledged(List.of(publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), 0,
+                        "duplicate_job_id", "job id " + request.jobId() + " belongs to a different request that is"
+                                + " running or completed; choose a new job id", "job_id"))), source);
             }
-            case RUN -> {
-                LOG.info("running {} ({})", jobId, source);
-                jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
-            }
-        }
+            case RUN -> run(request, hash, record, source, abandoned, start);
+        };
+    }
+
+    private boolean run(AttributionRequest request, String hash, ConsumerRecord<String, byte[]> record, String source,
+            AtomicBoolean abandoned, long start) {
+        String jobId = request.jobId();
+        LOG.info("running {} ({})", jobId, source);
+        jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
         double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
-        List<Future<RecordMetadata>> last = new ArrayList<>();
+        AtomicReference<Future<RecordMetadata>> last = new AtomicReference<>();
         JobRunner.Outcome outcome = runner.run(request, Map.of("queue_ms", queueMs),
-                () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> {
-                    last.clear();
-                    last.add(publish(event));
-                });
+                () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
         LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
-        if (outcome.status() == JobRunner.Status.ABANDONED) {
-            return false;
-        }
-        sent.addAll(last);
-        if (!acknowledged(sent, source)) {
+        if (outcome.status() == JobRunner.Status.ABANDONED || !acknowledged(List.of(last.get()), source)) {
             return false;
         }
         jobs.record(jobId, hash, source, outcome.status() == JobRunner.Status.COMPLETED

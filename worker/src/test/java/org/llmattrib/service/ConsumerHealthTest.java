@@ -20,6 +20,7 @@ import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -75,6 +76,17 @@ class ConsumerHealthTest {
         producer.close();
         admin.close();
         kafka.close();
+    }
+
+    /** Commits the current end of the requests topic for a new group, so it never sees other tests' requests. */
+    static void startGroupAtEnd(String group) throws Exception {
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+            latest.put(new TopicPartition(Protocol.REQUESTS_TOPIC, p), OffsetSpec.latest());
+        }
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        admin.listOffsets(latest).all().get().forEach((tp, info) -> offsets.put(tp, new OffsetAndMetadata(info.offset())));
+        admin.alterConsumerGroupOffsets(group, offsets).all().get();
     }
 
     AttributionWorker worker(String group, String instanceId, Duration drainTimeout) {
@@ -136,6 +148,7 @@ class ConsumerHealthTest {
     @Test
     void aCommitRefusedDuringARebalanceIsRetriedAndTheConsumerGoesOn() throws Exception {
         String group = "rebalancing";
+        startGroupAtEnd(group);
         AttributionWorker w = worker(group, "steady", Duration.ofSeconds(30));
         KafkaConsumer<String, byte[]> quiet = member(group);
         await("the quiet member holds a partition").atMost(Duration.ofSeconds(30)).until(() -> {
@@ -190,6 +203,7 @@ class ConsumerHealthTest {
     @Test
     void aWorkerWhoseConsumerDiedIsNeitherLiveNorReady() throws Exception {
         String group = "fenced";
+        startGroupAtEnd(group);
         AttributionWorker first = worker(group, "twin", Duration.ofSeconds(30));
         assertThat(http(first, "/health/live")).isEqualTo(200);
         assertThat(http(first, "/health/ready")).isEqualTo(200);
@@ -213,6 +227,7 @@ class ConsumerHealthTest {
     @Test
     void aStopLetsTheRunningJobFinishWithinTheDrainTimeoutPublishedOnceAndCommitted() throws Exception {
         String group = "drain";
+        startGroupAtEnd(group);
         AttributionWorker w = worker(group, "drainer", Duration.ofSeconds(120));
         send(0, "drained", mediumJob("drained"));
         await("the job started").atMost(Duration.ofSeconds(60)).until(() -> started("drained"));
@@ -226,6 +241,7 @@ class ConsumerHealthTest {
     @Test
     void aJobLongerThanTheDrainTimeoutIsLeftUncommittedForTheNextWorker() throws Exception {
         String group = "drain-short";
+        startGroupAtEnd(group);
         AttributionWorker w = worker(group, "impatient", Duration.ZERO);
         send(1, "handed-over", mediumJob("handed-over"));
         await("the job started").atMost(Duration.ofSeconds(60)).until(() -> started("handed-over"));
