@@ -88,7 +88,12 @@ final class TopicFollower implements AutoCloseable {
         try {
             while (running) {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    onRecord.accept(r);
+                    try {
+                        onRecord.accept(r);
+                    } catch (RuntimeException e) {
+                        // one bad record must not stop the worker from following the topic
+                        LOG.warn("skipping {}/{}@{}: {}", r.topic(), r.partition(), r.offset(), e.toString());
+                    }
                 }
                 if (caughtUp.getCount() > 0 && end.entrySet().stream()
                         .allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
