@@ -3,11 +3,17 @@ package org.llmattrib.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -222,6 +228,25 @@ class ConsumerHealthTest {
 
     boolean started(String jobId) {
         return events(jobId).stream().anyMatch(e -> e instanceof AttributionEvent.Accepted);
+    }
+
+    @Test
+    void theHealthPortAnswersOnTheBindAddressOnly() throws Exception {
+        AttributionWorker w = worker("bind", "loopback-only", Duration.ofSeconds(30));
+        assertThat(http(w, "/health/live")).isEqualTo(200);
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress other : Collections.list(nic.getInetAddresses())) {
+                if (other.isLoopbackAddress() || other.isLinkLocalAddress()) {
+                    continue;
+                }
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress(other, w.metricsPort()), 1000);
+                    throw new AssertionError("the health port answers on " + other);
+                } catch (IOException expected) {
+                    // refused: bound to 127.0.0.1 only
+                }
+            }
+        }
     }
 
     @Test
