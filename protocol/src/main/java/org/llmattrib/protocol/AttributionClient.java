@@ -37,15 +37,27 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code attrib submit} command is built on it; applications can embed it.
  */
 public final class AttributionClient implements AutoCloseable {
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
+
     private final Properties common;
+    private final Duration connectTimeout;
     private final KafkaProducer<String, byte[]> producer;
 
     public AttributionClient(String bootstrapServers) {
-        this(bootstrapServers, new Properties());
+        this(bootstrapServers, new Properties(), DEFAULT_CONNECT_TIMEOUT);
     }
 
     /** {@code extra} (security settings, say) applies to the producer and to every consumer. */
     public AttributionClient(String bootstrapServers, Properties extra) {
+        this(bootstrapServers, extra, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    /**
+     * {@code extra} (security settings, say) applies to the producer and to every consumer. A broker
+     * not reached within {@code connectTimeout} fails the call with {@link KafkaUnreachableException}.
+     */
+    public AttributionClient(String bootstrapServers, Properties extra, Duration connectTimeout) {
+        this.connectTimeout = connectTimeout;
         common = new Properties();
         common.putAll(extra);
         common.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -53,6 +65,7 @@ public final class AttributionClient implements AutoCloseable {
         p.putAll(common);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) connectTimeout.toMillis());
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer = new KafkaProducer<>(p);
@@ -117,6 +130,28 @@ public final class AttributionClient implements AutoCloseable {
         producer.close();
     }
 
+    private List<TopicPartition> partitionsOf(KafkaConsumer<?, ?> consumer, String topic) {
+        try {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic, connectTimeout).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            if (partitions.isEmpty()) {
+                throw new KafkaUnreachableException("topic " + topic + " does not exist at "
+                        + common.get(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG));
+            }
+            return partitions;
+        } catch (org.apache.kafka.common.errors.TimeoutException e) {
+            throw new KafkaUnreachableException("Kafka at " + common.get(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG)
+                    + " did not answer within " + connectTimeout.toSeconds() + " s");
+        }
+    }
+
+    /** The broker could not be reached in time, or lacks the service topics. */
+    public static final class KafkaUnreachableException extends RuntimeException {
+        public KafkaUnreachableException(String message) {
+            super(message);
+        }
+    }
+
     private static boolean isFinal(AttributionEvent event) {
         return event instanceof AttributionEvent.Completed || event instanceof AttributionEvent.Failed;
     }
@@ -141,8 +176,7 @@ public final class AttributionClient implements AutoCloseable {
             p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
             consumer = new KafkaConsumer<>(p);
             try {
-                List<TopicPartition> partitions = consumer.partitionsFor(Protocol.RESULTS_TOPIC, timeout).stream()
-                        .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+                List<TopicPartition> partitions = partitionsOf(consumer, Protocol.RESULTS_TOPIC);
                 consumer.assign(partitions);
                 if (fromStart) {
                     consumer.seekToBeginning(partitions);

@@ -1,10 +1,13 @@
 package org.llmattrib.protocol;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.networknt.schema.Error;
 import com.networknt.schema.Schema;
@@ -15,7 +18,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /** Topic names, the JSON mapping of every message, and request validation against the JSON Schema. */
@@ -24,17 +29,25 @@ public final class Protocol {
     public static final String RESULTS_TOPIC = "attribution.results";
     public static final String CONTROL_TOPIC = "attribution.control";
     public static final String DEAD_LETTER_TOPIC = "attribution.requests.dlq";
+    /** Compacted: job id to the request's hash and status, written by the workers (see {@code JobStatus}). */
+    public static final String JOBS_TOPIC = "attribution.jobs";
+
+    /** Far deeper than any message of the protocol, far shallower than what overflows a parser's stack. */
+    static final int MAX_NESTING_DEPTH = 64;
 
     /**
      * The shared mapper: snake_case JSON, unknown properties rejected, integers read into untyped
      * ({@code Number}) places as {@code Long}. Do not reconfigure it.
      */
-    public static final ObjectMapper JSON = new ObjectMapper()
+    public static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+                    .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build())
+                    .build())
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true)
             .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
             .configure(DeserializationFeature.USE_LONG_FOR_INTS, true);
 
+    private static final ObjectReader TREE_READER = JSON.reader().without(DeserializationFeature.USE_LONG_FOR_INTS);
     private static final Schema REQUEST_SCHEMA = schema("attribution-request-v1.schema.json");
     private static final Schema CONTROL_SCHEMA = schema("attribution-control-v1.schema.json");
 
@@ -52,7 +65,11 @@ public final class Protocol {
         }
     }
 
-    /** Parses and validates a request; every problem is a {@link ProtocolException} naming the field. */
+    /**
+     * Parses and validates a request. Every problem, whatever the bytes (null, not UTF-8, not JSON,
+     * nested too deeply, numbers out of range, schema violations), is a {@link ProtocolException}
+     * naming the field, with the job id when it is readable.
+     */
     public static AttributionRequest decodeRequest(byte[] json) {
         JsonNode node = parse(json);
         String jobId = node.path("job_id").isTextual() ? node.path("job_id").asText() : null;
@@ -62,8 +79,37 @@ public final class Protocol {
                     ? "the request has no 'schema' field; expected \"" + AttributionRequest.SCHEMA + "\""
                     : "schema " + schema + " is not supported; this worker speaks \"" + AttributionRequest.SCHEMA + "\"");
         }
-        validate(REQUEST_SCHEMA, node, jobId);
-        return map(node, AttributionRequest.class, jobId);
+        checkNumbers(node, "", jobId);
+        try {
+            validate(REQUEST_SCHEMA, node, jobId);
+            return map(node, AttributionRequest.class, jobId);
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new ProtocolException("invalid_request", null, jobId, "cannot read the request: " + e);
+        }
+    }
+
+    /** Numbers no field can hold (integers beyond 64 bits, decimals beyond double) are refused by path. */
+    private static void checkNumbers(JsonNode node, String path, String jobId) {
+        if (node.isNumber() && (node.isIntegralNumber() ? !node.canConvertToLong() : !Double.isFinite(node.asDouble()))) {
+            throw new ProtocolException("invalid_request", path, jobId, "invalid request: " + path + ": the number "
+                    + abbreviate(node.asText()) + " is out of range");
+        }
+        if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                checkNumbers(node.get(i), path + "[" + i + "]", jobId);
+            }
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = it.next();
+            checkNumbers(field.getValue(), path.isEmpty() ? field.getKey() : path + "." + field.getKey(), jobId);
+        }
+    }
+
+    private static String abbreviate(String text) {
+        return text.length() <= 40 ? text : text.substring(0, 20) + "..." + text.substring(text.length() - 10)
+                + " (" + text.length() + " digits)";
     }
 
     /** Parses and validates a control message. */
@@ -76,6 +122,11 @@ public final class Protocol {
     /** Maps an event by its {@code type} (events come from workers, so no schema validation). */
     public static AttributionEvent decodeEvent(byte[] json) {
         return map(parse(json), AttributionEvent.class, null);
+    }
+
+    /** Maps a job status record (written by workers, so no schema validation). */
+    public static JobStatus decodeJobStatus(byte[] json) {
+        return map(parse(json), JobStatus.class, null);
     }
 
     /** Any message as UTF-8 JSON. */
@@ -93,18 +144,25 @@ public final class Protocol {
     }
 
     private static JsonNode parse(byte[] json) {
+        if (json == null) {
+            throw new ProtocolException("malformed_json", null, null, "the record has no value (a tombstone)");
+        }
+        JsonNode node;
         try {
-            JsonNode node = JSON.readTree(json);
-            if (node == null || !node.isObject()) {
-                throw new ProtocolException("malformed_json", null, null, "the message is not a JSON object");
-            }
-            return node;
+            // integers as they come (BigInteger beyond 64 bits), so that checkNumbers can name the field
+            node = TREE_READER.readTree(json);
         } catch (JsonProcessingException e) {
             throw new ProtocolException("malformed_json", null, null, "the message is not valid JSON: "
                     + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            // e.g. CharConversionException: bytes that are not UTF-8, UTF-16 or UTF-32
+            throw new ProtocolException("malformed_json", null, null, "the message is not valid JSON text: "
+                    + e.getMessage());
         }
+        if (node == null || !node.isObject()) {
+            throw new ProtocolException("malformed_json", null, null, "the message is not a JSON object");
+        }
+        return node;
     }
 
     private static void validate(Schema schema, JsonNode node, String jobId) {
@@ -154,7 +212,8 @@ public final class Protocol {
             throw new ProtocolException("invalid_request", field, jobId, "invalid " + type.getSimpleName() + ": "
                     + e.getOriginalMessage());
         } catch (JsonProcessingException e) {
-            throw new ProtocolException("malformed_json", null, jobId, e.getOriginalMessage());
+            throw new ProtocolException("invalid_request", null, jobId, "invalid " + type.getSimpleName() + ": "
+                    + e.getOriginalMessage());
         }
     }
 }

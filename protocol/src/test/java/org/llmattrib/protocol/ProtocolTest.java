@@ -205,6 +205,52 @@ class ProtocolTest {
         assertThat(catchProblem("{\"job_id\": \"x\",".getBytes(StandardCharsets.UTF_8)).jobId()).isNull();
     }
 
+    @Test
+    void everyUndecodableInputIsAProtocolProblem() throws IOException {
+        assertProblem(null, "malformed_json", null);
+        assertProblem(new byte[0], "malformed_json", null);
+        assertProblem(new byte[] {'{', '"', (byte) 0xC3, (byte) 0x28, '"', ':', '1', '}'}, "malformed_json", null);
+        assertProblem(new byte[] {(byte) 0xFF, (byte) 0xFE, 0, 0, (byte) 0x80}, "malformed_json", null);
+        assertProblem(new byte[] {0, 0, 0, (byte) 0xFF, 1, 2}, "malformed_json", null);
+        String deep = "[".repeat(100_000) + "]".repeat(100_000);
+        assertProblem(("{\"schema\":\"attribution-request/v1\",\"job_id\":\"deep\",\"input\":" + deep + "}")
+                .getBytes(StandardCharsets.UTF_8), "malformed_json", null);
+        assertProblem(("{\"x\":\"" + "a".repeat(30_000_000) + "\"}").getBytes(StandardCharsets.UTF_8),
+                "malformed_json", null);
+    }
+
+    @Test
+    void aNumberNoFieldCanHoldIsRefusedByFieldWithTheJobIdKept() throws IOException {
+        byte[] huge = new String(example("seed-lig-embeddings"), StandardCharsets.UTF_8)
+                .replace("\"n_steps\": 50", "\"n_steps\": 100000000000000000000000")
+                .getBytes(StandardCharsets.UTF_8);
+        assertThat(new String(huge, StandardCharsets.UTF_8)).contains("100000000000000000000000");
+        ProtocolException e = catchProblem(huge);
+        assertThat(e.code()).isEqualTo("invalid_request");
+        assertThat(e.field()).isEqualTo("method.n_steps");
+        assertThat(e.jobId()).isEqualTo("seed-lig-embeddings");
+        assertThat(e.getMessage()).contains("method.n_steps").contains("out of range");
+        assertProblem(new String(example("seed-lig-embeddings"), StandardCharsets.UTF_8)
+                .replaceFirst("\"job_id\"", "\"model\": 1e999, \"job_id\"").getBytes(StandardCharsets.UTF_8),
+                "invalid_request", "model");
+        assertProblem(edit("seed-lig-embeddings", n -> n.putArray("target_ids").add(new java.math.BigInteger("9".repeat(30)))),
+                "invalid_request", "target_ids[0]");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {".", "..", "../x", "a/b", "/etc", "x\\y", ".hidden", "-rf"})
+    void jobIdsThatCouldBePathsAreRefused(String jobId) throws IOException {
+        assertProblem(edit("seed-lig-embeddings", n -> n.put("job_id", jobId)), "invalid_request", "job_id");
+    }
+
+    @Test
+    void longJobIdsAreRefusedAndOrdinaryOnesAccepted() throws IOException {
+        assertProblem(edit("seed-lig-embeddings", n -> n.put("job_id", "a".repeat(129))), "invalid_request", "job_id");
+        for (String ok : List.of("a".repeat(128), "job-1", "Job_2.v3:retry", "0")) {
+            assertThat(Protocol.decodeRequest(edit("seed-lig-embeddings", n -> n.put("job_id", ok))).jobId()).isEqualTo(ok);
+        }
+    }
+
     static ProtocolException catchProblem(byte[] json) {
         try {
             Protocol.decodeRequest(json);

@@ -19,12 +19,19 @@ public final class ResultStore {
     private final Path root;
 
     public ResultStore(Path root) {
-        this.root = root;
+        this.root = root.toAbsolutePath().normalize();
     }
 
-    /** Writes {@code tensor} as {@code <root>/<job>/token-<t>/<layer>.npy}; returns its file URI. */
+    /**
+     * Writes {@code tensor} as {@code <root>/<job>/token-<t>/<layer>.npy}; returns its file URI. A job
+     * id or layer name that would lead out of the root ({@code ..}, an absolute path) is refused.
+     */
     public String write(String jobId, int token, String layer, NDArray tensor) {
-        Path file = root.resolve(jobId).resolve("token-" + token).resolve(layer + ".npy");
+        Path file = root.resolve(jobId).resolve("token-" + token).resolve(layer + ".npy").normalize();
+        if (!file.startsWith(root) || file.getNameCount() != root.getNameCount() + 3) {
+            throw new IllegalArgumentException("job id '" + jobId + "' or layer '" + layer
+                    + "' does not name a place inside the result store " + root);
+        }
         float[] data = tensor.toType(DataType.FLOAT32, false).toFloatArray();
         long[] shape = tensor.getShape().getShape();
         StringBuilder dims = new StringBuilder();

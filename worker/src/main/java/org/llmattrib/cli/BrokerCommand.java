@@ -1,31 +1,40 @@
 package org.llmattrib.cli;
 
-import java.util.Map;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.llmattrib.service.EmbeddedKafka;
+import org.llmattrib.service.StandaloneKafka;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** A standalone KRaft broker on 127.0.0.1 for development and demos, with the service topics created. */
-@Command(name = "broker", description = "Run an embedded Kafka broker (KRaft) on 127.0.0.1 until stopped.")
+/** A standalone KRaft broker for development and demos, with the service topics created. */
+@Command(name = "broker", description = "Run a single-node Kafka (KRaft) with the service topics until stopped.")
 final class BrokerCommand implements Callable<Integer> {
+    @Option(names = "--host", defaultValue = "127.0.0.1",
+            description = "the only interface it listens on, also the advertised host (default: ${DEFAULT-VALUE})")
+    String host;
+
     @Option(names = "--port", defaultValue = "9092", description = "listener port (default: ${DEFAULT-VALUE})")
     int port;
 
-    @Option(names = "--partitions", defaultValue = "6", description = "partitions of the request and result topics")
+    @Option(names = "--data-dir", description = "where its data is kept across restarts (default: a temporary"
+            + " directory, deleted on stop)")
+    Path dataDir;
+
+    @Option(names = "--partitions", defaultValue = "6", description = "partitions of the request and result topics"
+            + " (default: ${DEFAULT-VALUE})")
     int partitions;
 
     @Override
     public Integer call() throws InterruptedException {
-        EmbeddedKafka kafka = EmbeddedKafka.start(port, Map.of());
-        kafka.createServiceTopics(partitions);
-        System.out.println("broker ready on " + kafka.bootstrapServers() + " (topics created); Ctrl-C to stop");
+        StandaloneKafka kafka = StandaloneKafka.start(host, port, dataDir, partitions);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             kafka.close();
             stopped.countDown();
-        }));
+        }, "shutdown"));
+        System.out.println("broker ready on " + kafka.bootstrapServers() + " (topics created"
+                + (dataDir == null ? "" : ", data in " + dataDir) + "); Ctrl-C to stop");
         stopped.await();
         return 0;
     }

@@ -45,7 +45,7 @@ final class ExplainCommand implements Callable<Integer> {
                     : new ResultStore(resultStore)), new RequestPlanner(llama, limitOptions.limits(modelOptions.device)), "explain");
             try {
                 JobRunner.Outcome outcome = runner.run(body, Map.of(), () -> false, () -> false, sink);
-                return outcome.status().equals("completed") ? 0 : 1;
+                return outcome.status() == JobRunner.Status.COMPLETED ? 0 : 1;
             } catch (ProtocolException e) {
                 sink.accept(JobRunner.undecodable(e));
                 return 2;

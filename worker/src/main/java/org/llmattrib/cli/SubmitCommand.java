@@ -10,13 +10,14 @@ import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Sends a request file and follows its events: a progress bar and heatmap, or JSON lines. */
 @Command(name = "submit", description = "Submit a request file to the workers and follow its results.")
 final class SubmitCommand implements Callable<Integer> {
-    @Option(names = "--bootstrap", required = true, defaultValue = "${env:KAFKA_BOOTSTRAP}")
-    String bootstrap;
+    @Mixin
+    KafkaOptions kafka;
 
     @Option(names = "--request", required = true, description = "request JSON file (attribution-request/v1)")
     Path request;
@@ -39,7 +40,7 @@ final class SubmitCommand implements Callable<Integer> {
             body = Protocol.JSON.writeValueAsBytes(node);
         }
         String id = node.path("job_id").asText();
-        try (AttributionClient client = new AttributionClient(bootstrap)) {
+        try (AttributionClient client = new AttributionClient(kafka.bootstrap, kafka.properties(), kafka.connectTimeout)) {
             AttributionEvent last = client.submitAndFollow(id, body, timeout, json
                     ? e -> System.out.println(Protocol.toJson(e)) : new EventView(System.out, 0));
             if (last == null) {

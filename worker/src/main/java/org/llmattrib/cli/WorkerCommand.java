@@ -1,6 +1,8 @@
 package org.llmattrib.cli;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -9,11 +11,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** Runs one worker until SIGTERM/SIGINT, then abandons the running job (uncommitted) and leaves the group. */
+/**
+ * Runs one worker until SIGTERM/SIGINT, then stops taking jobs, lets the running one finish within
+ * --drain-timeout (else leaves it uncommitted for another worker) and leaves the group.
+ */
 @Command(name = "worker", description = "Run an attribution worker: consume requests, stream results.")
 final class WorkerCommand implements Callable<Integer> {
-    @Option(names = "--bootstrap", required = true, defaultValue = "${env:KAFKA_BOOTSTRAP}", description = "Kafka bootstrap servers")
-    String bootstrap;
+    @Mixin
+    KafkaOptions kafka;
 
     @Mixin
     ModelOptions modelOptions;
@@ -27,6 +32,14 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--metrics-port", defaultValue = "9400", description = "Prometheus /metrics and /health/* (default: ${DEFAULT-VALUE})")
     int metricsPort;
 
+    @Option(names = "--bind-address", defaultValue = "0.0.0.0", description = "interface of /metrics and /health/*"
+            + " (default: ${DEFAULT-VALUE}, every interface, as a container needs; 127.0.0.1 on a shared host)")
+    String bindAddress;
+
+    @Option(names = "--drain-timeout", defaultValue = "PT30S", description = "on SIGTERM, how long the running job may"
+            + " take to finish before it is left to another worker (default: ${DEFAULT-VALUE})")
+    Duration drainTimeout;
+
     @Option(names = "--result-store", description = "directory for unreduced tensors (reduce: none)")
     Path resultStore;
 
@@ -37,11 +50,13 @@ final class WorkerCommand implements Callable<Integer> {
     int sessionTimeoutMs;
 
     @Override
-    public Integer call() throws InterruptedException {
-        AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(bootstrap, modelOptions.model,
-                modelOptions.device, group, instanceId, metricsPort, resultStore, limitOptions.limits(modelOptions.device),
+    public Integer call() throws InterruptedException, IOException {
+        AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrap,
+                kafka.properties(), modelOptions.model, modelOptions.device, group, instanceId, bindAddress, metricsPort,
+                resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout, drainTimeout,
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5))));
-        System.err.println("worker " + worker.workerId() + " ready: group " + group + ", metrics on :" + worker.metricsPort());
+        System.err.println("worker " + worker.workerId() + " ready: group " + group + ", metrics on " + bindAddress + ":"
+                + worker.metricsPort());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             worker.close();

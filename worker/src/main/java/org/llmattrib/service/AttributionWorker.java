@@ -12,15 +12,31 @@ import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.llmattrib.attribution.AttributionEngine;
@@ -29,6 +45,9 @@ import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.AttributionRequest;
+import org.llmattrib.protocol.CloudEvents;
+import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
 import org.slf4j.Logger;
@@ -36,24 +55,54 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One worker: the Llama model resident, a member of the request consumer group, results streamed
- * per target token. Start order matters: metrics/health first (so probes answer), then the model
- * (on a Vert.x worker thread, never the event loop), then the consumer; ready only after both.
+ * per target token. Start order matters: metrics/health first (so probes answer), then a check that
+ * Kafka answers (so a wrong address fails in seconds, not after the model load), then the model (on
+ * a Vert.x worker thread, never the event loop), then the consumers; ready only after all of them.
  */
 public final class AttributionWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AttributionWorker.class);
 
-    public record Settings(String bootstrap, Path model, String device, String group, String instanceId,
-            int metricsPort, Path resultStore, Limits limits, Map<String, Object> consumerOverrides) {}
+    /**
+     * @param kafka extra Kafka client properties for every client (security, say; {@code --kafka-config})
+     * @param bindAddress the interface /metrics and /health/* listen on
+     * @param connectTimeout how long Kafka may take to answer at start-up
+     * @param limits what a request may ask, checked before any work
+     * @param drainTimeout on close, how long the running job may take to finish before it is abandoned
+     * @param consumerOverrides request consumer properties (session timeout, say)
+     */
+    public record Settings(String bootstrap, Properties kafka, Path model, String device, String group,
+            String instanceId, String bindAddress, int metricsPort, Path resultStore, Limits limits,
+            Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides) {
+        public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
+        public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+        /** No extra client properties, health on 127.0.0.1, default timeouts (tests, the demo, benchmarks). */
+        public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
+                Path resultStore, Limits limits, Map<String, Object> consumerOverrides) {
+            this(bootstrap, new Properties(), model, device, group, instanceId, "127.0.0.1", metricsPort, resultStore,
+                    limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides);
+        }
+
+        /** The properties every Kafka client of the worker starts from. */
+        Properties clientProperties() {
+            Properties p = new Properties();
+            p.putAll(kafka);
+            p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            return p;
+        }
+    }
 
     private final Vertx vertx;
     private final PrometheusMeterRegistry registry;
     private final WorkerMetrics metrics;
     private final HealthVerticle health;
     private final String workerId;
+    private final String eventSource;
     private volatile Llama llama;
     private KafkaProducer<String, byte[]> producer;
-    private CancelListener cancels;
-    private JobConsumer consumer;
+    private volatile CancelListener cancels;
+    private volatile JobRegistry jobs;
+    private volatile JobConsumer consumer;
     private JobRunner runner;
 
     private AttributionWorker(Settings s) {
@@ -64,16 +113,18 @@ public final class AttributionWorker implements AutoCloseable {
                 .withMetrics(new MicrometerMetricsFactory(registry))
                 .build();
         metrics = new WorkerMetrics(registry);
-        health = new HealthVerticle(s.metricsPort(), registry, () -> llama != null && metrics.consumerReady());
+        health = new HealthVerticle(s.bindAddress(), s.metricsPort(), registry, this::live, this::ready);
         workerId = s.instanceId() != null ? s.instanceId() : ManagementFactory.getRuntimeMXBean().getName();
+        eventSource = CloudEvents.workerSource(workerId);
     }
 
-    /** Starts a worker and returns once it is ready (model loaded, consumer subscribed). */
+    /** Starts a worker and returns once it is ready (model loaded, consumer a member of the group). */
     public static AttributionWorker start(Settings s) {
         AttributionWorker w = new AttributionWorker(s);
         try {
             await(w.vertx.deployVerticle(w.health).toCompletionStage().toCompletableFuture());
-            LOG.info("metrics and health on port {}; loading {}", w.health.actualPort(), s.model());
+            checkKafka(s);
+            LOG.info("metrics and health on {}:{}; loading {}", s.bindAddress(), w.health.actualPort(), s.model());
             w.llama = await(w.vertx.executeBlocking(() -> Llama.load(s.model(), s.device(), DataType.FLOAT32))
                     .toCompletionStage().toCompletableFuture());
             w.connect(s);
@@ -84,75 +135,173 @@ public final class AttributionWorker implements AutoCloseable {
         }
     }
 
+    /** Live: no Kafka loop of this worker has died (the process should then be restarted). */
+    public boolean live() {
+        return (consumer == null || consumer.alive()) && (cancels == null || cancels.alive())
+                && (jobs == null || jobs.alive());
+    }
+
+    /** Ready: live, the model loaded, and the request consumer a member of its group taking jobs. */
+    public boolean ready() {
+        return live() && llama != null && consumer != null && consumer.ready();
+    }
+
+    /**
+     * Fails fast, with one clear message, when Kafka does not answer or lacks the service topics;
+     * creates the compacted jobs topic when it is missing.
+     */
+    private static void checkKafka(Settings s) {
+        Properties p = s.clientProperties();
+        int timeoutMs = (int) s.connectTimeout().toMillis();
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, timeoutMs);
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, timeoutMs);
+        try (Admin admin = Admin.create(p)) {
+            Set<String> topics = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
+            if (!topics.contains(Protocol.JOBS_TOPIC)) {
+                createJobsTopic(admin, timeoutMs);
+            }
+            Set<String> missing = new TreeSet<>(List.of(Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC,
+                    Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC));
+            missing.removeAll(topics);
+            if (!missing.isEmpty()) {
+                throw new IllegalStateException("Kafka at " + s.bootstrap() + " lacks the topics " + missing
+                        + " (see deploy/k8s/topics.yaml)");
+            }
+        } catch (TimeoutException | ExecutionException e) {
+            throw new IllegalStateException("Kafka at " + s.bootstrap() + " did not answer within "
+                    + s.connectTimeout().toSeconds() + " s" + (e instanceof ExecutionException ? ": " + e.getCause() : ""));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void createJobsTopic(Admin admin, int timeoutMs)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        try {
+            admin.createTopics(List.of(new NewTopic(Protocol.JOBS_TOPIC, Optional.of(1), Optional.empty())
+                    .configs(Map.of("cleanup.policy", "compact")))).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw e;
+            }
+        }
+    }
+
     private void connect(Settings s) {
         AttributionEngine engine = new AttributionEngine(llama, s.resultStore() == null ? null
                 : new ResultStore(s.resultStore()));
         runner = new JobRunner(engine, new RequestPlanner(llama, s.limits()), workerId);
+        Properties kafka = s.clientProperties();
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap());
+        p.putAll(kafka);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer = new KafkaProducer<>(p);
-        cancels = new CancelListener(s.bootstrap()).start();
-        consumer = new JobConsumer(s.bootstrap(), s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC, this::handle,
-                metrics, s.consumerOverrides());
+        jobs = new JobRegistry(kafka, producer, workerId).start(s.connectTimeout());
+        cancels = new CancelListener(kafka).start(s.connectTimeout());
+        consumer = new JobConsumer(kafka, s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC, this::handle,
+                metrics, s.consumerOverrides(), s.drainTimeout());
         consumer.start();
         long until = System.currentTimeMillis() + 60_000;
-        while (!metrics.consumerReady() && System.currentTimeMillis() < until) {
+        while (!consumer.ready() && consumer.alive() && System.currentTimeMillis() < until) {
             sleep(20);
+        }
+        if (!consumer.alive()) {
+            throw new IllegalStateException("the request consumer stopped at start-up (see the log)");
         }
     }
 
-    /** Runs one request record; true when its last event is acknowledged and its offset may be committed. */
+    /** Runs one request record; true when its last record is acknowledged and its offset may be committed. */
     private boolean handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
         long start = System.nanoTime();
-        double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
-        Future<RecordMetadata>[] last = new Future[1];
-        JobRunner.Outcome outcome;
+        String source = record.topic() + "/" + record.partition() + "@" + record.offset();
+        AttributionRequest request;
         try {
-            outcome = runner.run(record.value(), Map.of("queue_ms", queueMs),
-                    () -> cancels.isCancelled(record.key()), abandoned::get, event -> last[0] = publish(event));
+            request = Protocol.decodeRequest(record.value());
         } catch (ProtocolException e) {
-            deadLetter(record, e);
+            List<Future<RecordMetadata>> sent = new ArrayList<>(List.of(deadLetter(record, e)));
             if (e.jobId() != null) {
-                last[0] = publish(JobRunner.undecodable(e));
+                sent.add(publish(JobRunner.undecodable(e)));
             }
-            outcome = new JobRunner.Outcome("failed", e.code(), 0);
+            metrics.job(JobRunner.Status.FAILED, e.code(), Duration.ofNanos(System.nanoTime() - start), 0);
+            return acknowledged(sent, source);
         }
+        String hash = JobRegistry.hash(request);
+        return switch (jobs.decide(request.jobId(), hash, source)) {
+            case ANSWERED -> {
+                LOG.info("{} ({}) is the same request as one running or done: nothing to do", request.jobId(), source);
+                yield true;
+            }
+            case DUPLICATE -> {
+                metrics.job(JobRunner.Status.FAILED, "duplicate_job_id", Duration.ofNanos(System.nanoTime() - start), 0);
+                yield acknowledged(List.of(publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), 0,
+                        "duplicate_job_id", "job id " + request.jobId() + " belongs to a different request that is"
+                                + " running or completed; choose a new job id", "job_id"))), source);
+            }
+            case RUN -> run(request, hash, record, source, abandoned, start);
+        };
+    }
+
+    private boolean run(AttributionRequest request, String hash, ConsumerRecord<String, byte[]> record, String source,
+            AtomicBoolean abandoned, long start) {
+        String jobId = request.jobId();
+        LOG.info("running {} ({})", jobId, source);
+        jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
+        double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
+        AtomicReference<Future<RecordMetadata>> last = new AtomicReference<>();
+        JobRunner.Outcome outcome = runner.run(request, record.value().length, Map.of("queue_ms", queueMs),
+                () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
-        if (outcome.status().equals("abandoned")) {
+        LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
+        if (outcome.status() == JobRunner.Status.ABANDONED || !acknowledged(List.of(last.get()), source)) {
             return false;
         }
+        jobs.record(jobId, hash, source, outcome.status() == JobRunner.Status.COMPLETED
+                ? JobStatus.State.COMPLETED : JobStatus.State.FAILED);
+        return true;
+    }
+
+    /** Waits for the records of one request; false (the request will run again) when one was not written. */
+    private boolean acknowledged(List<Future<RecordMetadata>> sent, String source) {
         producer.flush();
         try {
-            if (last[0] != null) {
-                last[0].get();
+            for (Future<RecordMetadata> f : sent) {
+                f.get();
             }
             return true;
-        } catch (Exception e) {
-            LOG.error("the final event of {} was not acknowledged; the request will run again", record.key(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException e) {
+            LOG.error("the answer to {} was not acknowledged; the request will run again", source, e.getCause());
             return false;
         }
     }
 
     private Future<RecordMetadata> publish(AttributionEvent event) {
-        return producer.send(new ProducerRecord<>(Protocol.RESULTS_TOPIC, event.jobId(), Protocol.encode(event)));
+        return producer.send(new ProducerRecord<>(Protocol.RESULTS_TOPIC, null, event.jobId(), Protocol.encode(event),
+                CloudEvents.ofEvent(event, eventSource)));
     }
 
-    private void deadLetter(ConsumerRecord<String, byte[]> record, ProtocolException e) {
-        ProducerRecord<String, byte[]> dead = new ProducerRecord<>(Protocol.DEAD_LETTER_TOPIC, record.key(), record.value());
-        dead.headers().add("error.code", e.code().getBytes(StandardCharsets.UTF_8));
-        dead.headers().add("error.message", e.getMessage().getBytes(StandardCharsets.UTF_8));
+    private Future<RecordMetadata> deadLetter(ConsumerRecord<String, byte[]> record, ProtocolException e) {
+        List<Header> headers = new ArrayList<>(CloudEvents.ofRejectedRequest(record.topic(), record.partition(),
+                record.offset(), e.jobId(), eventSource));
+        headers.add(header("error.code", e.code()));
+        headers.add(header("error.message", e.getMessage()));
         if (e.field() != null) {
-            dead.headers().add("error.field", e.field().getBytes(StandardCharsets.UTF_8));
+            headers.add(header("error.field", e.field()));
         }
-        dead.headers().add("source", (record.topic() + "/" + record.partition() + "@" + record.offset())
-                .getBytes(StandardCharsets.UTF_8));
-        producer.send(dead);
+        headers.add(header("source", record.topic() + "/" + record.partition() + "@" + record.offset()));
         LOG.warn("dead-lettered {}/{}@{}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+        return producer.send(new ProducerRecord<>(Protocol.DEAD_LETTER_TOPIC, null, record.key(), record.value(), headers));
+    }
+
+    private static Header header(String key, String value) {
+        return new RecordHeader(key, value.getBytes(StandardCharsets.UTF_8));
     }
 
     public String workerId() {
@@ -167,7 +316,14 @@ public final class AttributionWorker implements AutoCloseable {
         return llama;
     }
 
-    /** Stops consuming (the running job is abandoned, not committed), leaves the group, releases the model. */
+    WorkerMetrics metrics() {
+        return metrics;
+    }
+
+    /**
+     * Stops taking jobs, lets the running job finish within the drain timeout (else abandons it,
+     * uncommitted, for another worker), leaves the group, releases the model.
+     */
     @Override
     public void close() {
         if (consumer != null) {
@@ -175,6 +331,9 @@ public final class AttributionWorker implements AutoCloseable {
         }
         if (cancels != null) {
             cancels.close();
+        }
+        if (jobs != null) {
+            jobs.close();
         }
         if (producer != null) {
             producer.close(Duration.ofSeconds(10));
@@ -191,7 +350,7 @@ public final class AttributionWorker implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
     }

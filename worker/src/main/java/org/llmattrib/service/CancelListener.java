@@ -1,17 +1,11 @@
 package org.llmattrib.service;
 
 import java.time.Duration;
-import java.util.List;
+import java.time.Instant;
+import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.llmattrib.protocol.Control;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
@@ -19,64 +13,52 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Follows the control topic outside any consumer group (every worker must see every cancel) and
- * remembers the cancelled job ids; jobs poll it between steps.
+ * Follows the control topic (every worker sees every cancel) and remembers, per job id, the time of
+ * its latest cancel for {@link #REMEMBER}. A cancel applies to a request written at or before it (a
+ * job running or queued when the cancel was sent), never to a request sent after it: a job id may be
+ * submitted again once cancelled. Times are the records' timestamps (producer clocks by default).
  */
 public final class CancelListener implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CancelListener.class);
+    /** How long a cancel is kept: also how far back the control topic is read at start-up. */
+    static final Duration REMEMBER = Duration.ofHours(24);
 
-    private final KafkaConsumer<String, byte[]> consumer;
-    private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
-    private final Thread thread;
-    private volatile boolean running = true;
+    private final Map<String, Long> cancelledAt = new ConcurrentHashMap<>();
+    private final TopicFollower follower;
 
-    public CancelListener(String bootstrap) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        consumer = new KafkaConsumer<>(p);
-        thread = new Thread(this::loop, "attribution-control");
-        thread.setDaemon(true);
+    public CancelListener(Properties kafka) {
+        follower = new TopicFollower(kafka, Protocol.CONTROL_TOPIC, this::onRecord);
     }
 
-    public CancelListener start() {
-        thread.start();
+    /** Reads the cancels of the last {@link #REMEMBER} (a cancel may reach this worker before its job does). */
+    public CancelListener start(Duration timeout) {
+        follower.start(Instant.now().minus(REMEMBER), timeout);
         return this;
     }
 
-    public boolean isCancelled(String jobId) {
-        return cancelled.contains(jobId);
+    /** Whether the request written at {@code requestTimestamp} has been cancelled since. */
+    public boolean isCancelled(String jobId, long requestTimestamp) {
+        Long at = cancelledAt.get(jobId);
+        return at != null && at >= requestTimestamp;
     }
 
-    private void loop() {
+    boolean alive() {
+        return follower.alive();
+    }
+
+    private void onRecord(ConsumerRecord<String, byte[]> r) {
         try {
-            List<TopicPartition> partitions = consumer.partitionsFor(Protocol.CONTROL_TOPIC, Duration.ofSeconds(30)).stream()
-                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
-            consumer.assign(partitions);
-            // a cancel may be sent before its job reaches this worker: read the recent history too
-            consumer.seekToBeginning(partitions);
-            while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    try {
-                        Control c = Protocol.decodeControl(r.value());
-                        cancelled.add(c.jobId());
-                    } catch (ProtocolException e) {
-                        LOG.warn("ignoring bad control message at offset {}: {}", r.offset(), e.getMessage());
-                    }
-                }
-            }
-        } catch (WakeupException e) {
-            // closing
-        } finally {
-            consumer.close();
+            Control c = Protocol.decodeControl(r.value());
+            cancelledAt.merge(c.jobId(), r.timestamp(), Math::max);
+        } catch (ProtocolException e) {
+            LOG.warn("ignoring bad control message at offset {}: {}", r.offset(), e.getMessage());
         }
+        long forgetBefore = System.currentTimeMillis() - REMEMBER.toMillis();
+        cancelledAt.values().removeIf(at -> at < forgetBefore);
     }
 
     @Override
     public void close() {
-        running = false;
-        consumer.wakeup();
+        follower.close();
     }
 }

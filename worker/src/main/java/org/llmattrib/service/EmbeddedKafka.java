@@ -1,15 +1,9 @@
 package org.llmattrib.service;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
-import org.llmattrib.protocol.Protocol;
 
 /**
  * A real Apache Kafka broker in KRaft mode (one combined broker/controller node) inside this JVM,
@@ -64,24 +58,8 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** Creates the topics the service uses, with {@code partitions} partitions for requests and results. */
     public void createServiceTopics(int partitions) {
-        createTopics(partitions, Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC);
-        createTopics(1, Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC);
-    }
-
-    public void createTopics(int partitions, String... names) {
         try (Admin admin = cluster.admin()) {
-            List<NewTopic> topics = new ArrayList<>();
-            for (String name : names) {
-                topics.add(new NewTopic(name, partitions, (short) 1));
-            }
-            admin.createTopics(topics).all().get();
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw new IllegalStateException("cannot create topics: " + e.getCause().getMessage(), e);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
+            ServiceTopics.create(admin, partitions);
         }
     }
 

@@ -7,31 +7,43 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
 import java.util.function.BooleanSupplier;
 
-/** Prometheus metrics and liveness/readiness on one HTTP port; nothing here blocks the event loop. */
+/**
+ * Prometheus metrics and liveness/readiness on one HTTP port; nothing here blocks the event loop.
+ * Live: the worker's Kafka loops are running (503 once one has died: restart the worker). Ready:
+ * live, model loaded, and a member of the consumer group taking jobs.
+ */
 public final class HealthVerticle extends VerticleBase {
+    private final String host;
     private final int port;
     private final PrometheusMeterRegistry registry;
+    private final BooleanSupplier live;
     private final BooleanSupplier ready;
     private HttpServer server;
 
-    public HealthVerticle(int port, PrometheusMeterRegistry registry, BooleanSupplier ready) {
+    public HealthVerticle(String host, int port, PrometheusMeterRegistry registry, BooleanSupplier live,
+            BooleanSupplier ready) {
+        this.host = host;
         this.port = port;
         this.registry = registry;
+        this.live = live;
         this.ready = ready;
     }
 
     @Override
     public Future<?> start() {
         Router router = Router.router(vertx);
-        router.get("/health/live").handler(ctx -> ctx.response().end("ok\n"));
+        router.get("/health/live").handler(ctx -> {
+            boolean isLive = live.getAsBoolean();
+            ctx.response().setStatusCode(isLive ? 200 : 503).end(isLive ? "ok\n" : "a Kafka loop died\n");
+        });
         router.get("/health/ready").handler(ctx -> {
             boolean isReady = ready.getAsBoolean();
-            ctx.response().setStatusCode(isReady ? 200 : 503).end(isReady ? "ready\n" : "loading\n");
+            ctx.response().setStatusCode(isReady ? 200 : 503).end(isReady ? "ready\n" : "not ready\n");
         });
         router.get("/metrics").handler(ctx -> ctx.response()
                 .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
                 .end(registry.scrape()));
-        return vertx.createHttpServer().requestHandler(router).listen(port).onSuccess(s -> server = s);
+        return vertx.createHttpServer().requestHandler(router).listen(port, host).onSuccess(s -> server = s);
     }
 
     /** The port actually bound (useful when started on port 0). */

@@ -16,12 +16,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
@@ -34,8 +37,13 @@ import org.slf4j.LoggerFactory;
  * A record's offset is committed after its handler returns, i.e. after its final event was
  * acknowledged by the broker: at-least-once end to end.
  *
+ * <p>A commit that fails (a rebalance in progress, a broker moving) is retried on the next polls
+ * while the partition stays here; when it moves, the new owner gets the record again and finds it
+ * answered (see {@code JobRegistry}). Any other error ends the poll loop: {@link #alive()} turns
+ * false, so that the health check reports it and the worker gets restarted.
+ *
  * <p>KafkaConsumer is not thread-safe: everything touching it runs on the poll thread; the job
- * thread hands commits back through a queue.
+ * thread hands results back through a queue.
  */
 public final class JobConsumer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
@@ -54,7 +62,7 @@ public final class JobConsumer implements AutoCloseable {
 
         void pausedPartitions(int count);
 
-        void ready();
+        void commitFailed();
     }
 
     private record InFlight(TopicPartition partition, long offset, AtomicBoolean abandoned) {}
@@ -63,17 +71,28 @@ public final class JobConsumer implements AutoCloseable {
     private final String topic;
     private final RecordHandler handler;
     private final Observer observer;
+    private final Duration drainTimeout;
     private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
     private final Thread pollThread;
     private final Map<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> waiting = new HashMap<>();
+    private final Map<TopicPartition, OffsetAndMetadata> toCommit = new HashMap<>();
     private final ConcurrentLinkedQueue<Runnable> fromJobThread = new ConcurrentLinkedQueue<>();
     private volatile boolean running = true;
+    private volatile long drainUntilNanos;
+    private volatile boolean member;
+    private volatile Throwable died;
     private InFlight inFlight;
+    /** The last commit failed: the retries are not logged again. */
+    private boolean commitFailing;
 
-    public JobConsumer(String bootstrap, String group, String instanceId, String topic, RecordHandler handler,
-            Observer observer, Map<String, Object> overrides) {
+    /**
+     * @param kafka client properties (bootstrap servers, security)
+     * @param drainTimeout on {@link #close()}, how long the running job may still take to finish
+     */
+    public JobConsumer(Properties kafka, String group, String instanceId, String topic, RecordHandler handler,
+            Observer observer, Map<String, Object> overrides, Duration drainTimeout) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.putAll(kafka);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         if (instanceId != null) {
             p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instanceId);
@@ -89,6 +108,7 @@ public final class JobConsumer implements AutoCloseable {
         this.topic = topic;
         this.handler = handler;
         this.observer = observer;
+        this.drainTimeout = drainTimeout;
         this.pollThread = new Thread(this::pollLoop, "attribution-poll");
     }
 
@@ -96,26 +116,38 @@ public final class JobConsumer implements AutoCloseable {
         pollThread.start();
     }
 
+    /** False once the poll loop has died of an error; a closed consumer is still "alive". */
+    public boolean alive() {
+        return died == null;
+    }
+
+    /** A member of the group (its assignment known, possibly empty) that takes new jobs. */
+    public boolean ready() {
+        return member && running && died == null;
+    }
+
     private void pollLoop() {
         try {
             consumer.subscribe(List.of(topic), new Rebalance());
-            observer.ready();
-            while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                    waiting.computeIfAbsent(new TopicPartition(r.topic(), r.partition()), k -> new ArrayDeque<>()).add(r);
+            while (running || (inFlight != null && System.nanoTime() < drainUntilNanos)) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
+                if (running) {
+                    for (ConsumerRecord<String, byte[]> r : records) {
+                        waiting.computeIfAbsent(new TopicPartition(r.topic(), r.partition()), k -> new ArrayDeque<>()).add(r);
+                    }
                 }
-                Runnable action;
-                while ((action = fromJobThread.poll()) != null) {
-                    action.run();
+                runJobThreadActions();
+                commitPending();
+                if (running) {
+                    startNextJob();
                 }
-                startNextJob();
                 updatePauses();
             }
-        } catch (WakeupException e) {
-            // shutdown
-        } catch (RuntimeException e) {
-            LOG.error("request consumer stopped", e);
+        } catch (Throwable e) {
+            died = e;
+            LOG.error("the request consumer died; /health/live now answers 503", e);
         } finally {
+            member = false;
             abandonInFlight();
             jobThread.shutdown();
             try {
@@ -124,7 +156,18 @@ public final class JobConsumer implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            if (died == null) {
+                runJobThreadActions();
+                commitPending();
+            }
             consumer.close();
+        }
+    }
+
+    private void runJobThreadActions() {
+        Runnable action;
+        while ((action = fromJobThread.poll()) != null) {
+            action.run();
         }
     }
 
@@ -157,8 +200,9 @@ public final class JobConsumer implements AutoCloseable {
     }
 
     /**
-     * On the poll thread: commit a finished record; a record that is not done (abandoned, revoked,
-     * final event not acknowledged) is sought back to, so this worker or the next owner runs it again.
+     * On the poll thread: a finished record's offset is queued for commit; a record that is not done
+     * (abandoned, revoked, final event not acknowledged) is sought back to, so this worker or the
+     * next owner runs it again.
      */
     private void finish(InFlight job, boolean done) {
         if (inFlight == job) {
@@ -167,11 +211,38 @@ public final class JobConsumer implements AutoCloseable {
         if (!consumer.assignment().contains(job.partition())) {
             return;
         }
-        if (done && !job.abandoned().get()) {
-            consumer.commitSync(Map.of(job.partition(), new OffsetAndMetadata(job.offset() + 1)));
+        if (done) {
+            toCommit.put(job.partition(), new OffsetAndMetadata(job.offset() + 1));
         } else if (running) {
             waiting.remove(job.partition());
             consumer.seek(job.partition(), job.offset());
+        }
+    }
+
+    /** Commits the finished records; a commit refused during a rebalance or a broker move is kept for the next poll. */
+    private void commitPending() {
+        toCommit.keySet().retainAll(consumer.assignment());
+        if (toCommit.isEmpty()) {
+            return;
+        }
+        if (tryCommit(toCommit)) {
+            toCommit.clear();
+        }
+    }
+
+
+    private boolean tryCommit(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        try {
+            consumer.commitSync(offsets);
+            commitFailing = false;
+            return true;
+        } catch (RebalanceInProgressException | CommitFailedException | RetriableException e) {
+            observer.commitFailed();
+            if (!commitFailing) {
+                LOG.info("commit of {} failed, retried on the next polls: {}", offsets, e.toString());
+            }
+            commitFailing = true;
+            return false;
         }
     }
 
@@ -205,6 +276,11 @@ public final class JobConsumer implements AutoCloseable {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             partitions.forEach(waiting::remove);
+            Map<TopicPartition, OffsetAndMetadata> leaving = new HashMap<>(toCommit);
+            leaving.keySet().retainAll(partitions);
+            if (!leaving.isEmpty()) {
+                tryCommit(leaving); // last chance; otherwise the new owner finds the record answered
+            }
             if (inFlight != null && partitions.contains(inFlight.partition())) {
                 LOG.info("partition {} revoked while its job runs: abandoning it to the new owner", inFlight.partition());
                 abandonInFlight();
@@ -213,21 +289,30 @@ public final class JobConsumer implements AutoCloseable {
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
-            onPartitionsRevoked(partitions);
+            member = false;
+            partitions.forEach(waiting::remove);
+            if (inFlight != null && partitions.contains(inFlight.partition())) {
+                abandonInFlight();
+            }
         }
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            LOG.info("assigned {}", partitions);
+            member = true;
+            if (!partitions.isEmpty()) {
+                LOG.info("assigned {}", partitions);
+            }
         }
     }
 
-    /** Stops polling, abandons the running job without committing it, leaves the group. */
+    /**
+     * Stops taking new jobs, lets the running one finish within the drain timeout (then abandons it,
+     * uncommitted), commits what finished and leaves the group.
+     */
     @Override
     public void close() {
+        drainUntilNanos = System.nanoTime() + drainTimeout.toNanos();
         running = false;
-        abandonInFlight();
-        consumer.wakeup();
         try {
             pollThread.join();
         } catch (InterruptedException e) {

@@ -23,8 +23,18 @@ import org.slf4j.LoggerFactory;
 public final class JobRunner {
     private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
 
-    /** How a job ended: completed, failed (with code) or abandoned. */
-    public record Outcome(String status, String code, int targetTokens) {}
+    /** How a job ended. */
+    public enum Status {
+        COMPLETED, FAILED, ABANDONED;
+
+        /** The metrics tag. */
+        public String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** How a job ended; {@code code} is the failure code or "none". */
+    public record Outcome(Status status, String code, int targetTokens) {}
 
     /** Thrown at a checkpoint to stop a job between steps. */
     static final class Stopped extends RuntimeException {
@@ -48,18 +58,27 @@ public final class JobRunner {
 
     /**
      * Decodes and runs a request. A request that cannot be decoded throws {@link ProtocolException}
-     * (the caller dead-letters it, and reports it under its job id when that could be read).
-     *
-     * @param cancelled polled between steps: the client cancelled the job
-     * @param abandoned polled between steps: stop without publishing anything more
+     * (the caller reports it under its job id when that could be read).
      */
     public Outcome run(byte[] json, Map<String, Double> extraTimings, BooleanSupplier cancelled,
             BooleanSupplier abandoned, Consumer<AttributionEvent> sink) {
-        AttributionRequest request = Protocol.decodeRequest(json);
+        return run(Protocol.decodeRequest(json), json.length, extraTimings, cancelled, abandoned, sink);
+    }
+
+    /**
+     * Runs a request.
+     *
+     * @param requestBytes the size of the request as it arrived (a limit)
+     * @param cancelled polled between steps: the client cancelled the job
+     * @param abandoned polled between steps: stop without publishing anything more
+     */
+    public Outcome run(AttributionRequest request, int requestBytes, Map<String, Double> extraTimings,
+            BooleanSupplier cancelled,
+            BooleanSupplier abandoned, Consumer<AttributionEvent> sink) {
         JobEvents events = new JobEvents(request.jobId(), workerId, engine.llama().directory().getFileName().toString(),
                 request.method().name(), extraTimings, sink);
         try {
-            Job job = planner.plan(request, json.length);
+            Job job = planner.plan(request, requestBytes);
             Runnable checkpoint = () -> {
                 if (abandoned.getAsBoolean()) {
                     throw new Stopped("abandoned", "abandoned");
@@ -73,21 +92,21 @@ public final class JobRunner {
             };
             checkpoint.run();
             engine.run(job, events, checkpoint);
-            return new Outcome("completed", "none", events.tokenCount());
+            return new Outcome(Status.COMPLETED, "none", events.tokenCount());
         } catch (Stopped s) {
             if (s.code.equals("abandoned")) {
-                return new Outcome("abandoned", "none", events.tokenCount());
+                return new Outcome(Status.ABANDONED, "none", events.tokenCount());
             }
             events.failed(s.code, s.getMessage(), s.code.equals("deadline_exceeded") ? "deadline" : null);
-            return new Outcome("failed", s.code, events.tokenCount());
+            return new Outcome(Status.FAILED, s.code, events.tokenCount());
         } catch (RequestException e) {
             events.failed(e.code(), e.getMessage(), e.field());
-            return new Outcome("failed", e.code(), events.tokenCount());
+            return new Outcome(Status.FAILED, e.code(), events.tokenCount());
         } catch (RuntimeException | StackOverflowError | OutOfMemoryError | LinkageError e) {
             // a job that breaks the worker's code or memory fails alone; it is not retried forever
             LOG.error("job {} failed", request.jobId(), e);
             events.failed("internal", e.getClass().getSimpleName() + ": " + e.getMessage(), null);
-            return new Outcome("failed", "internal", events.tokenCount());
+            return new Outcome(Status.FAILED, "internal", events.tokenCount());
         }
     }
 

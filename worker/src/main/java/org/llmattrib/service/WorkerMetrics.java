@@ -13,9 +13,9 @@ public final class WorkerMetrics implements JobConsumer.Observer {
     private final Timer jobSeconds;
     private final Timer queueWait;
     private final Counter tokens;
+    private final Counter commitFailures;
     private final AtomicInteger paused = new AtomicInteger();
     private final AtomicLong lastTokensPerSecondMilli = new AtomicLong();
-    private volatile boolean consumerReady;
 
     public WorkerMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -24,13 +24,15 @@ public final class WorkerMetrics implements JobConsumer.Observer {
         this.queueWait = Timer.builder("attribution.queue.wait").description("time from request produced to job start")
                 .register(registry);
         this.tokens = Counter.builder("attribution.tokens").description("target tokens attributed").register(registry);
+        this.commitFailures = Counter.builder("attribution.commit.failures")
+                .description("offset commits refused (rebalance, broker move) and retried").register(registry);
         registry.gauge("attribution.paused.partitions", paused);
         registry.gauge("attribution.last.job.tokens.per.second", lastTokensPerSecondMilli, v -> v.get() / 1000.0);
     }
 
-    /** One finished job: outcome is completed, failed or abandoned; code is the failure code or "none". */
-    public void job(String outcome, String code, Duration duration, int targetTokens) {
-        Counter.builder("attribution.jobs").tag("outcome", outcome).tag("code", code).register(registry).increment();
+    /** One finished job; code is the failure code or "none". */
+    public void job(JobRunner.Status outcome, String code, Duration duration, int targetTokens) {
+        Counter.builder("attribution.jobs").tag("outcome", outcome.tag()).tag("code", code).register(registry).increment();
         jobSeconds.record(duration);
         tokens.increment(targetTokens);
         if (targetTokens > 0 && !duration.isZero()) {
@@ -49,11 +51,11 @@ public final class WorkerMetrics implements JobConsumer.Observer {
     }
 
     @Override
-    public void ready() {
-        consumerReady = true;
+    public void commitFailed() {
+        commitFailures.increment();
     }
 
-    public boolean consumerReady() {
-        return consumerReady;
+    public double commitFailures() {
+        return commitFailures.count();
     }
 }

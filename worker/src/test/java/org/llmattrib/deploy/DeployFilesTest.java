@@ -39,7 +39,7 @@ class DeployFilesTest {
     private static final String NAMESPACE = "attribution";
     private static final String REQUESTS = "attribution.requests";
     private static final List<String> TOPICS =
-            List.of(REQUESTS, "attribution.results", "attribution.control", "attribution.requests.dlq");
+            List.of(REQUESTS, "attribution.results", "attribution.control", "attribution.requests.dlq", "attribution.jobs");
 
     // ---------------------------------------------------------------- Kubernetes
 
@@ -207,7 +207,7 @@ class DeployFilesTest {
         Map<String, Integer> partitions = partitions(String.join("\n", texts(init.path("command"))));
         assertThat(partitions).containsExactlyInAnyOrderEntriesOf(Map.of(
                 "attribution.requests", 6, "attribution.results", 6,
-                "attribution.control", 1, "attribution.requests.dlq", 1));
+                "attribution.control", 1, "attribution.requests.dlq", 1, "attribution.jobs", 1));
 
         JsonNode worker = services.path("worker");
         assertThat(worker.path("build").path("dockerfile").asText()).isEqualTo("deploy/Dockerfile.cuda");

@@ -1,0 +1,24 @@
+package org.llmattrib.protocol;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * What the workers know about a job id (schema {@code attribution-job/v1}, compacted topic
+ * {@code attribution.jobs}, key = job id): the hash of the request that owns the id, the record it
+ * came from ({@code topic/partition@offset}) and where it stands. Written when a job starts and when
+ * it ends; every worker follows the topic, so a second request with the same id is recognised
+ * whichever worker gets it.
+ */
+public record JobStatus(String schema, String jobId, String requestHash, String source, String worker, State state) {
+    public static final String SCHEMA = "attribution-job/v1";
+
+    public enum State {
+        @JsonProperty("running") RUNNING,
+        @JsonProperty("completed") COMPLETED,
+        @JsonProperty("failed") FAILED
+    }
+
+    public static JobStatus of(String jobId, String requestHash, String source, String worker, State state) {
+        return new JobStatus(SCHEMA, jobId, requestHash, source, worker, state);
+    }
+}
