@@ -53,10 +53,9 @@ public record Limits(
     }
 
     /** Refuses {@code value} above {@code limit} with the request field and the flag that sets the limit. */
-    static void check(String field, String what, long value, double limit, String flag) {
+    static void check(String field, String what, long value, long limit, String flag) {
         if (value > limit) {
-            throw exceeded(field, what + " is " + value + ", above this worker's limit of " + (long) limit
-                    + " (" + flag + ")");
+            throw exceeded(field, what + " is " + value + ", above this worker's limit of " + limit + " (" + flag + ")");
         }
     }
 
