@@ -20,10 +20,15 @@ import org.llmattrib.llama.LlamaConfig;
  * <p>It is an upper bound of what the engine measures: the engine scores identical perturbed
  * prompts once and computes their shared prefix once.
  *
+ * <p>The KV caches are what a perturbation job keeps until its last target token: keys and values
+ * (float32) of every layer for every prompt and position (prompt + target). Gradient methods keep no
+ * KV cache (only greedy generation of their target does); their memory is bounded by the batch rows.
+ *
  * @param flops estimated model FLOPs
+ * @param kvCacheBytes estimated bytes of the KV caches alive at once
  * @param basis what the estimate multiplies, for messages
  */
-public record CostEstimate(double flops, String basis) {
+public record CostEstimate(double flops, double kvCacheBytes, String basis) {
 
     public static CostEstimate of(LlamaConfig config, Job job) {
         int prompt = job.features().fullPrompt().length;
@@ -33,7 +38,8 @@ public record CostEstimate(double flops, String basis) {
         String after = generated ? ", after generating " + targetTokens + " tokens" : "";
         if (job.method() instanceof Job.Perturbation p) {
             double prompts = 1 + (double) job.trials() * p.method().coalitionCount(job.features().featureCount());
-            return new CostEstimate(generation + scoring(config, prompts, prompt, targetTokens), String.format(
+            double kvCache = prompts * (prompt + targetTokens) * kvBytesPerPosition(config);
+            return new CostEstimate(generation + scoring(config, prompts, prompt, targetTokens), kvCache, String.format(
                     "%.0f perturbed prompts of %d tokens x %d target tokens%s", prompts, prompt, targetTokens, after));
         }
         GradientMethod method = ((Job.Gradient) job.method()).method();
@@ -48,7 +54,8 @@ public record CostEstimate(double flops, String basis) {
             long upTo = prompt + t;
             flops += 3 * rows * config.forwardFlops(upTo, (upTo + 1) / 2, 1);
         }
-        return new CostEstimate(flops, String.format("%d layer paths x %d samples x %d target tokens, forward and"
+        double generationCache = generated ? length * kvBytesPerPosition(config) : 0;
+        return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens, forward and"
                 + " backward over %d to %d positions%s", paths, method.sampleCount(), targetTokens, prompt,
                 prompt + targetTokens - 1, after));
     }
@@ -58,6 +65,11 @@ public record CostEstimate(double flops, String basis) {
         double perRow = config.forwardFlops(prompt, (prompt + 1) / 2, 1)
                 + config.forwardFlops(targetTokens - 1, prompt + targetTokens / 2, targetTokens - 1);
         return rows * perRow;
+    }
+
+    /** Keys and values of every layer for one row and position, in float32. */
+    private static double kvBytesPerPosition(LlamaConfig config) {
+        return 2.0 * config.numLayers() * config.numKvHeads() * config.headDim() * Float.BYTES;
     }
 
     /** Like 3.2e15. */

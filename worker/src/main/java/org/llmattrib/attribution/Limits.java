@@ -16,6 +16,8 @@ package org.llmattrib.attribution;
  *     {@code method.perturbations_per_eval} ({@code --max-batch-rows})
  * @param maxRequestBytes size of the request's JSON ({@code --max-request-bytes})
  * @param maxJobFlops the job's estimated model FLOPs, see {@link CostEstimate} ({@code --max-job-flops})
+ * @param maxKvCacheGib GiB of the KV caches a perturbation job keeps for all its prompts, which grow
+ *     with every target token, see {@link CostEstimate} ({@code --max-kv-cache-gib})
  */
 public record Limits(
         int maxPromptTokens,
@@ -27,16 +29,17 @@ public record Limits(
         int maxShapleyFeatures,
         int maxBatchRows,
         int maxRequestBytes,
-        double maxJobFlops) {
+        double maxJobFlops,
+        int maxKvCacheGib) {
 
     /** Sized for 2 CPU cores at about 100 GFLOP/s: the largest job allowed runs about 17 minutes. */
     public static Limits cpu() {
-        return new Limits(4096, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e14);
+        return new Limits(4096, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e14, 8);
     }
 
-    /** About 100 times the CPU's throughput and more memory. */
+    /** About 100 times the CPU's throughput, and KV caches within a 80 GB GPU. */
     public static Limits gpu() {
-        return new Limits(8192, 4096, 10000, 10000, 1000, 512, 16, 2048, 1 << 20, 1e16);
+        return new Limits(8192, 4096, 10000, 10000, 1000, 512, 16, 2048, 1 << 20, 1e16, 64);
     }
 
     /** The defaults for a device name as {@code --device} takes it: cpu, cuda or cuda:N. */
@@ -44,19 +47,23 @@ public record Limits(
         return device.startsWith("cuda") ? gpu() : cpu();
     }
 
-    /** Refuses a job whose estimated FLOPs are above {@link #maxJobFlops}, with the estimate and what it multiplies. */
+    /** Refuses a job whose estimated FLOPs or KV caches are above the limits, with the estimate and what it multiplies. */
     public void checkCost(CostEstimate cost) {
         if (cost.flops() > maxJobFlops) {
             throw exceeded("method", "estimated " + CostEstimate.format(cost.flops()) + " FLOPs (" + cost.basis()
                     + ") exceeds this worker's limit " + CostEstimate.format(maxJobFlops) + " (--max-job-flops)");
         }
+        double gib = cost.kvCacheBytes() / (1L << 30);
+        if (gib > maxKvCacheGib) {
+            throw exceeded("method", String.format(java.util.Locale.ROOT, "estimated %.1f GiB of KV caches (%s) exceeds"
+                    + " this worker's limit of %d GiB (--max-kv-cache-gib)", gib, cost.basis(), maxKvCacheGib));
+        }
     }
 
     /** Refuses {@code value} above {@code limit} with the request field and the flag that sets the limit. */
-    static void check(String field, String what, long value, double limit, String flag) {
+    static void check(String field, String what, long value, long limit, String flag) {
         if (value > limit) {
-            throw exceeded(field, what + " is " + value + ", above this worker's limit of " + (long) limit
-                    + " (" + flag + ")");
+            throw exceeded(field, what + " is " + value + ", above this worker's limit of " + limit + " (" + flag + ")");
         }
     }
 

@@ -35,6 +35,9 @@ public final class LimitOptions {
     @Option(names = "--max-job-flops", description = "estimated model FLOPs of one job (default: 1e14 on cpu, 1e16 on cuda)")
     Double maxJobFlops;
 
+    @Option(names = "--max-kv-cache-gib", description = "KV caches of a perturbation job, GiB (default: 8 on cpu, 64 on cuda)")
+    Integer maxKvCacheGib;
+
     /** The defaults for {@code device} with the flags given applied. */
     Limits limits(String device) {
         Limits d = Limits.forDevice(device);
@@ -42,7 +45,7 @@ public final class LimitOptions {
                 or(maxSteps, d.maxSteps()), or(maxSamples, d.maxSamples()), or(maxTrials, d.maxTrials()),
                 or(maxLayers, d.maxLayers()), or(maxShapleyFeatures, d.maxShapleyFeatures()),
                 or(maxBatchRows, d.maxBatchRows()), or(maxRequestBytes, d.maxRequestBytes()),
-                maxJobFlops == null ? d.maxJobFlops() : maxJobFlops);
+                maxJobFlops == null ? d.maxJobFlops() : maxJobFlops, or(maxKvCacheGib, d.maxKvCacheGib()));
     }
 
     private static int or(Integer flag, int fallback) {

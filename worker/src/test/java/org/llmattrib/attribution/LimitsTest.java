@@ -91,7 +91,7 @@ class LimitsTest {
 
     @Test
     void thePlannerRefusesAJobAboveTheFlopLimitWithTheEstimate() {
-        Limits gigaflop = new Limits(4096, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e9);
+        Limits gigaflop = new Limits(4096, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e9, 8);
         assertThatThrownBy(() -> plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\":"
                 + " \"layer_integrated_gradients\"}"), gigaflop)).isInstanceOfSatisfying(RequestException.class, e -> {
                     assertThat(e.code()).isEqualTo("limit_exceeded");
@@ -103,7 +103,7 @@ class LimitsTest {
 
     @Test
     void requestBytesAndLayerCountAreLimited() {
-        Limits small = new Limits(4096, 512, 1000, 1000, 100, 3, 12, 256, 2000, 1e14);
+        Limits small = new Limits(4096, 512, 1000, 1000, 100, 3, 12, 256, 2000, 1e14, 8);
         String padded = request("{\"type\": \"tokens\", \"text\": \"Dave lives in Palm Coast" + " ".repeat(2000) + "\"}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}");
         assertThatThrownBy(() -> plan(padded, small)).isInstanceOfSatisfying(RequestException.class, e -> {
@@ -122,7 +122,7 @@ class LimitsTest {
     /** A limit on a number that the method does not use (n_steps of feature ablation) refuses nothing. */
     @Test
     void onlyTheNumbersTheMethodUsesAreChecked() {
-        Limits tenSteps = new Limits(4096, 512, 10, 1000, 100, 128, 12, 256, 1 << 20, 1e14);
+        Limits tenSteps = new Limits(4096, 512, 10, 1000, 100, 128, 12, 256, 1 << 20, 1e14, 8);
         plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\", \"n_steps\": 50}"),
                 tenSteps);
         plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\": \"layer_gradient_shap\"}"), tenSteps);
@@ -174,6 +174,26 @@ class LimitsTest {
         // the same request with one layer and the seed's 50 steps fits a CPU worker on the 1B shape
         Job seedSized = plan(request(SEED_PROMPT, lig + "}"), Limits.cpu());
         Limits.cpu().checkCost(CostEstimate.of(ONE_B, seedSized));
+    }
+
+    /**
+     * Perturbation jobs keep a KV cache per prompt that grows with every target token: 5,001 Lime
+     * samples over 518 positions of the 1B shape fit the GPU's FLOP budget but not its memory.
+     */
+    @Test
+    void theOneBShapeRefusesKvCachesBeyondTheMemoryLimit() {
+        Job lime = plan(request(TOKENS, "\"target\": \"" + " golf".repeat(512) + "\", \"method\": {\"name\": \"lime\","
+                + " \"n_samples\": 5000}"), Limits.gpu());
+        CostEstimate cost = CostEstimate.of(ONE_B, lime);
+        assertThat(cost.flops()).isLessThan(Limits.gpu().maxJobFlops());
+        // 5,001 prompts x 518 positions x 16 layers x 2 (keys, values) x 8 heads x 64 x 4 bytes
+        assertThat(cost.kvCacheBytes()).isEqualTo(5001.0 * 518 * 16 * 2 * 8 * 64 * 4);
+        assertThatThrownBy(() -> Limits.gpu().checkCost(cost)).isInstanceOfSatisfying(RequestException.class, e -> {
+            assertThat(e.code()).isEqualTo("limit_exceeded");
+            assertThat(e.field()).isEqualTo("method");
+            assertThat(e.getMessage()).isEqualTo("estimated 158.1 GiB of KV caches (5001 perturbed prompts of 6 tokens"
+                    + " x 512 target tokens) exceeds this worker's limit of 64 GiB (--max-kv-cache-gib)");
+        });
     }
 
     @Test

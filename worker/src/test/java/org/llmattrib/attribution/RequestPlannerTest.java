@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /** Requests the engine refuses say which field is wrong; valid ones resolve to the right features. */
 class RequestPlannerTest {
-    private static final Limits PROMPT_OF_64 = new Limits(64, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e14);
+    private static final Limits PROMPT_OF_64 = new Limits(64, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e14, 8);
 
     private static Job plan(String json) {
         byte[] body = json.getBytes(StandardCharsets.UTF_8);
