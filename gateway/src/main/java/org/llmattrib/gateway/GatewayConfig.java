@@ -25,6 +25,10 @@ public record GatewayConfig(String bootstrap, String host, int port, String toke
                 Map.of());
     }
 
+    public GatewayConfig withPort(int newPort) {
+        return new GatewayConfig(bootstrap, host, newPort, token, corsOrigin, maxBodyBytes, maxJobs, kafka);
+    }
+
     public GatewayConfig withToken(String newToken) {
         return new GatewayConfig(bootstrap, host, port, newToken, corsOrigin, maxBodyBytes, maxJobs, kafka);
     }
