@@ -46,7 +46,9 @@ final class EventStream {
             response.end();
             return;
         }
-        response.writeHead();
+        if (!response.headWritten()) {
+            response.writeHead(); // a client waiting for the first event knows the stream is open
+        }
         new Follower(ctx.vertx(), job, response).start();
     }
 

@@ -21,7 +21,7 @@ public final class GatewayClient {
 
     private final URI base;
     private final String token;
-    private final HttpClient http = HttpClient.newHttpClient();
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     /** @param base the gateway, e.g. {@code http://127.0.0.1:8080/}; @param token its bearer token, or null */
     public GatewayClient(URI base, String token) {

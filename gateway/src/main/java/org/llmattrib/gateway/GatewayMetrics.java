@@ -10,6 +10,7 @@ import java.util.function.Supplier;
 final class GatewayMetrics {
     private final Counter events;
     private final Counter duplicates;
+    private final Counter notHeld;
     private final Counter undecodable;
     private final Counter submitted;
     private final AtomicInteger streams = new AtomicInteger();
@@ -19,6 +20,9 @@ final class GatewayMetrics {
                 .register(registry);
         duplicates = Counter.builder("gateway_duplicate_events")
                 .description("events dropped as a repeated (job_id, seq), e.g. from a rerun").register(registry);
+        notHeld = Counter.builder("gateway_events_not_held")
+                .description("events of jobs older than the newest held (or whose first event is gone)")
+                .register(registry);
         undecodable = Counter.builder("gateway_undecodable_records")
                 .description("records of the results topic that are not attribution events").register(registry);
         submitted = Counter.builder("gateway_jobs_submitted").description("requests produced by POST /v1/jobs")
@@ -36,6 +40,10 @@ final class GatewayMetrics {
 
     void duplicateReceived() {
         duplicates.increment();
+    }
+
+    void notHeld() {
+        notHeld.increment();
     }
 
     void undecodable() {

@@ -2,19 +2,26 @@ package org.llmattrib.gateway;
 
 import java.time.Instant;
 import java.util.Comparator;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * The jobs the gateway knows: those seen on the results topic and those posted to it, the newest
- * {@code maxJobs} with every event (the oldest is forgotten first). Not thread-safe: the gateway
- * touches it on its event loop only.
+ * The jobs the gateway knows: those seen on the results topic and those posted to it. It holds the
+ * newest {@code maxJobs} (by the time of their first event) with every event, so every replica,
+ * whatever order it reads the partitions in, ends up holding the same jobs. A job enters through its
+ * first event (seq 0) or a POST; the later events of a forgotten job do not bring part of it back.
+ * Not thread-safe: the gateway touches it on its event loop only.
  */
 final class JobStore {
+    private static final Comparator<Job> NEWEST_FIRST = Comparator.comparing(Job::created).reversed()
+            .thenComparing(Job::id);
+
     private final int maxJobs;
     private final GatewayMetrics metrics;
-    private final LinkedHashMap<String, Job> jobs = new LinkedHashMap<>();
+    private final Map<String, Job> jobs = new HashMap<>();
+    /** Jobs created at or before this have been forgotten, or would have been. */
+    private Instant forgottenUpTo = Instant.MIN;
 
     JobStore(int maxJobs, GatewayMetrics metrics) {
         this.maxJobs = maxJobs;
@@ -25,15 +32,23 @@ final class JobStore {
         return jobs.get(id);
     }
 
-    /** The job of an event from the results topic, created at the record's time when new. */
+    /** An event from the results topic, with its record's time. */
     void add(String jobId, Instant recordTime, StoredEvent event) {
-        Job job = jobs.computeIfAbsent(jobId, id -> new Job(id, recordTime));
+        Job job = jobs.get(jobId);
+        if (job == null) {
+            if (event.seq() != 0 || !recordTime.isAfter(forgottenUpTo)) {
+                metrics.notHeld();
+                return;
+            }
+            job = new Job(jobId, recordTime);
+            jobs.put(jobId, job);
+            evict();
+        }
         if (job.add(event)) {
             metrics.eventReceived();
         } else {
             metrics.duplicateReceived();
         }
-        evict();
     }
 
     /** A job posted through this gateway: queued until a worker's first event arrives. */
@@ -52,8 +67,7 @@ final class JobStore {
 
     /** The newest {@code limit} jobs, newest first. */
     List<JobSummary> newest(int limit) {
-        return jobs.values().stream().sorted(Comparator.comparing(Job::created).reversed()).limit(limit)
-                .map(Job::summary).toList();
+        return jobs.values().stream().sorted(NEWEST_FIRST).limit(limit).map(Job::summary).toList();
     }
 
     int size() {
@@ -61,10 +75,12 @@ final class JobStore {
     }
 
     private void evict() {
-        Iterator<Job> oldest = jobs.values().iterator();
         while (jobs.size() > maxJobs) {
-            oldest.next();
-            oldest.remove();
+            Job oldest = jobs.values().stream().max(NEWEST_FIRST).orElseThrow();
+            jobs.remove(oldest.id());
+            if (oldest.created().isAfter(forgottenUpTo)) {
+                forgottenUpTo = oldest.created();
+            }
         }
     }
 }
