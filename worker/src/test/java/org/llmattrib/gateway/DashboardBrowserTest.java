@@ -2,6 +2,8 @@ package org.llmattrib.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
 import org.openqa.selenium.By;
@@ -106,6 +109,45 @@ class DashboardBrowserTest {
             driver.get(gateway.url() + "jobs/" + jobId);
             wait.until(ExpectedConditions.presenceOfElementLocated(COMPLETED_HEATMAP));
             assertDrawn(driver, events);
+        } finally {
+            driver.quit();
+        }
+    }
+
+    @Test
+    void aGradientJobHasALayerSelectorAndEachTokensIgDelta(@TempDir Path profile) throws Exception {
+        String jobId = "browser-lig-multilayer";
+        ObjectNode request = (ObjectNode) Examples.read("seed-lig-multilayer");
+        request.put("job_id", jobId);
+        GatewayClient client = new GatewayClient(URI.create(gateway.url()), null);
+        assertThat(client.submit(Protocol.JSON.writeValueAsBytes(request)).statusCode()).isEqualTo(202);
+        List<AttributionEvent> events = streamed(jobId);
+        List<AttributionEvent.Token> tokens = events.stream().filter(AttributionEvent.Token.class::isInstance)
+                .map(AttributionEvent.Token.class::cast).toList();
+        WebDriver driver = chromium(profile);
+        try {
+            driver.get(gateway.url() + "jobs/" + jobId);
+            new WebDriverWait(driver, Duration.ofSeconds(60))
+                    .until(ExpectedConditions.presenceOfElementLocated(COMPLETED_HEATMAP));
+            Select layers = new Select(driver.findElement(By.id("layer")));
+            assertThat(layers.getOptions()).extracting(WebElement::getText)
+                    .containsExactlyElementsOf(tokens.get(0).layers().keySet());
+            for (String layer : tokens.get(0).layers().keySet()) {
+                layers.selectByValue(layer);
+                for (WebElement cell : driver.findElements(By.cssSelector("#heatmap rect.cell"))) {
+                    AttributionEvent.Token t = tokens.get(Integer.parseInt(cell.getAttribute("data-token-index")));
+                    int f = Integer.parseInt(cell.getAttribute("data-feature-index"));
+                    assertThat(Double.parseDouble(cell.getAttribute("data-value"))).as(layer)
+                            .isEqualTo(t.layers().get(layer).get(f));
+                }
+                List<WebElement> deltas = driver.findElements(By.cssSelector("#heatmap text.ig-delta"));
+                assertThat(deltas).hasSize(tokens.size());
+                for (WebElement delta : deltas) {
+                    AttributionEvent.Token t = tokens.get(Integer.parseInt(delta.getAttribute("data-token-index")));
+                    assertThat(Double.parseDouble(delta.getAttribute("data-value"))).as(layer)
+                            .isEqualTo(t.ig().get(layer).delta());
+                }
+            }
         } finally {
             driver.quit();
         }
