@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 
 /** Benchmarks that print numbers (see BENCHMARKS.md for recorded runs). */
 @Command(name = "bench", description = "Run a benchmark: runtime (forward throughput), attribution (seed requests),"
-        + " kafka (what the Kafka path adds).")
+        + " kafka (what the Kafka path and the HTTP gateway add).")
 final class BenchCommand implements Callable<Integer> {
     @Parameters(index = "0", description = "runtime, attribution or kafka")
     String which;
@@ -30,7 +30,7 @@ final class BenchCommand implements Callable<Integer> {
     int repeats;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         switch (which) {
             case "runtime" -> RuntimeBenchmark.run(layers, repeats, System.out);
             case "attribution" -> attribution();

@@ -2,14 +2,20 @@ package org.llmattrib.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.llmattrib.gateway.Examples;
+import org.llmattrib.gateway.Gateway;
+import org.llmattrib.gateway.GatewayClient;
+import org.llmattrib.gateway.GatewayConfig;
 import org.llmattrib.llama.TinyLlama;
-import org.llmattrib.protocol.AttributionClient;
+import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
@@ -18,14 +24,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The whole pipeline in one process: an embedded KRaft broker, a worker, and the seed notebook's
- * requests submitted through the client API, their results shown as they stream in.
+ * The whole pipeline in one process: an embedded KRaft broker, a worker, the HTTP gateway with its
+ * dashboard, and the seed notebook's requests submitted through the gateway, their results shown
+ * as they stream in; then it keeps serving the dashboard until Ctrl-C.
  */
-@Command(name = "demo", description = "Embedded broker + worker + the seed notebook's requests, streamed live.")
+@Command(name = "demo", description = "Embedded broker + worker + gateway/dashboard; the seed notebook's requests, "
+        + "streamed live; serves until Ctrl-C.")
 final class DemoCommand implements Callable<Integer> {
-    static final List<String> SEED_REQUESTS = List.of("seed-token-feature-ablation", "seed-template-shapley",
-            "seed-fewshot-segments", "seed-lig-embeddings", "seed-lig-multilayer");
-
     @Option(names = "--model", description = "a Hugging Face Llama directory; default: a tiny random checkpoint")
     Path model;
 
@@ -39,45 +44,76 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     LimitOptions limitOptions;
 
+    @Option(names = "--port", defaultValue = "8080", description = "the dashboard's port (default ${DEFAULT-VALUE}; 0: any)")
+    int port;
+
+    @Option(names = "--once", description = "exit after the seed requests instead of serving until Ctrl-C")
+    boolean once;
+
     @Override
-    public Integer call() throws IOException {
-        Path dir = model;
-        if (dir == null) {
-            dir = TinyLlama.demoCheckpoint(tokenizer);
-            System.out.println("""
-                    ************************************************************************
-                    * No --model given: using a tiny Llama-architecture checkpoint with    *
-                    * RANDOM weights and the real Llama 3 tokenizer. The pipeline is real, *
-                    * the numbers are meaningless. Pass --model /path/to/Llama-3.2-1B for  *
-                    * attributions that mean something.                                    *
-                    ************************************************************************""");
-        }
+    public Integer call() throws IOException, InterruptedException {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
             kafka.createServiceTopics(3);
-            System.out.println("broker: " + kafka.bootstrapServers());
-            try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    dir, device, "attribution-workers", "demo-worker", 0, null, limitOptions.limits(device), Map.of()));
-                    AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
-                System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
-                        + worker.metricsPort() + "/metrics");
-                int failed = 0;
-                for (String name : SEED_REQUESTS) {
-                    String jobId = name + "-" + Long.toHexString(System.nanoTime());
-                    System.out.println("\n=== " + name + " ===");
-                    var last = client.submitAndFollow(jobId, request(name, jobId), Duration.ofMinutes(30),
-                            new EventView(System.out, 0));
-                    failed += last instanceof org.llmattrib.protocol.AttributionEvent.Completed ? 0 : 1;
+            try (Gateway gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()).withPort(port))) {
+                System.out.println("dashboard: " + gateway.url() + "   (open it in a browser; the jobs appear live)");
+                System.out.println("broker: " + kafka.bootstrapServers());
+                Path dir = model != null ? model : tinyCheckpoint();
+                try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(
+                        kafka.bootstrapServers(), dir, device, "attribution-workers", "demo-worker", 0, null, limitOptions.limits(device),
+                        Map.of()))) {
+                    System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
+                            + worker.metricsPort() + "/metrics");
+                    gateway.awaitReady(Duration.ofSeconds(30));
+                    int failed = runSeeds(new GatewayClient(URI.create(gateway.url()), null), gateway.url());
+                    if (once) {
+                        return failed == 0 ? 0 : 1;
+                    }
+                    System.out.println("\nserving " + gateway.url() + " until Ctrl-C");
+                    new CountDownLatch(1).await();
+                    return 0;
                 }
-                return failed == 0 ? 0 : 1;
             }
         }
     }
 
-    static byte[] request(String name, String jobId) throws IOException {
-        try (InputStream in = Protocol.class.getResourceAsStream("/examples/" + name + ".json")) {
-            ObjectNode node = (ObjectNode) Protocol.JSON.readTree(in);
-            node.put("job_id", jobId);
-            return Protocol.JSON.writeValueAsBytes(node);
+    private Path tinyCheckpoint() {
+        Path dir = TinyLlama.demoCheckpoint(tokenizer);
+        System.out.println("""
+                ************************************************************************
+                * No --model given: using a tiny Llama-architecture checkpoint with    *
+                * RANDOM weights and the real Llama 3 tokenizer. The pipeline is real, *
+                * the numbers are meaningless. Pass --model /path/to/Llama-3.2-1B for  *
+                * attributions that mean something.                                    *
+                ************************************************************************""");
+        return dir;
+    }
+
+    /** Posts each seed request to the gateway and follows its events; returns how many did not complete. */
+    private static int runSeeds(GatewayClient client, String url) throws IOException, InterruptedException {
+        int failed = 0;
+        for (String name : Examples.SEED_REQUESTS) {
+            String jobId = name + "-" + Long.toHexString(System.nanoTime());
+            System.out.println("\n=== " + name + " === " + url + "jobs/" + jobId);
+            HttpResponse<String> posted = client.submit(request(name, jobId));
+            if (posted.statusCode() != 202) {
+                System.out.println("refused: HTTP " + posted.statusCode() + " " + posted.body());
+                failed++;
+                continue;
+            }
+            EventView view = new EventView(System.out, 0);
+            AttributionEvent[] last = new AttributionEvent[1];
+            client.events(jobId, -1, sse -> {
+                last[0] = Protocol.decodeEvent(sse.data().getBytes(StandardCharsets.UTF_8));
+                view.accept(last[0]);
+            });
+            failed += last[0] instanceof AttributionEvent.Completed ? 0 : 1;
         }
+        return failed;
+    }
+
+    static byte[] request(String name, String jobId) throws IOException {
+        ObjectNode node = (ObjectNode) Examples.read(name);
+        node.put("job_id", jobId);
+        return Protocol.JSON.writeValueAsBytes(node);
     }
 }

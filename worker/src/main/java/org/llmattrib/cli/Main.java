@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code attrib} command line: one launcher for the worker, the broker, clients and tools. */
 @Command(name = "attrib", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "attrib 0.1.0",
         description = "Attribution worker for Llama models: Captum's LLM attribution as a Kafka service.",
-        subcommands = {DemoCommand.class, WorkerCommand.class, BrokerCommand.class, SubmitCommand.class, ExplainCommand.class, GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, WorkerCommand.class, GatewayCommand.class, BrokerCommand.class, SubmitCommand.class, ExplainCommand.class, GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));

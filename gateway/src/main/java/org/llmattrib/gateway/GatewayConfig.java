@@ -1,0 +1,39 @@
+package org.llmattrib.gateway;
+
+import java.util.Map;
+
+/**
+ * How a gateway runs.
+ *
+ * @param bootstrap Kafka bootstrap servers
+ * @param host the interface to bind (127.0.0.1 by default)
+ * @param port the HTTP port (0: any free port)
+ * @param token when not null, every {@code /v1} call needs {@code Authorization: Bearer <token>}
+ * @param corsOrigin when not null, the one origin allowed cross-origin calls (CORS is off otherwise)
+ * @param maxBodyBytes larger request bodies get 413
+ * @param maxJobs the newest jobs kept in memory with their full results
+ * @param kafka extra Kafka client properties (security, say) for the producer and the consumer
+ */
+public record GatewayConfig(String bootstrap, String host, int port, String token, String corsOrigin,
+        long maxBodyBytes, int maxJobs, Map<String, Object> kafka) {
+    public static final long DEFAULT_MAX_BODY_BYTES = 1 << 20;
+    public static final int DEFAULT_MAX_JOBS = 1000;
+
+    /** Loopback, any free port, no token, no CORS, the default limits. */
+    public static GatewayConfig local(String bootstrap) {
+        return new GatewayConfig(bootstrap, "127.0.0.1", 0, null, null, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JOBS,
+                Map.of());
+    }
+
+    public GatewayConfig withPort(int newPort) {
+        return new GatewayConfig(bootstrap, host, newPort, token, corsOrigin, maxBodyBytes, maxJobs, kafka);
+    }
+
+    public GatewayConfig withToken(String newToken) {
+        return new GatewayConfig(bootstrap, host, port, newToken, corsOrigin, maxBodyBytes, maxJobs, kafka);
+    }
+
+    public GatewayConfig withLimits(long newMaxBodyBytes, int newMaxJobs) {
+        return new GatewayConfig(bootstrap, host, port, token, corsOrigin, newMaxBodyBytes, newMaxJobs, kafka);
+    }
+}

@@ -1,0 +1,65 @@
+package org.llmattrib.gateway;
+
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Option;
+
+/** The gateway's command-line options, shared by {@code attrib gateway} and the gateway's own jar. */
+public final class GatewayOptions {
+    @Option(names = "--bootstrap", required = true, description = "Kafka bootstrap servers, HOST:PORT[,...]")
+    String bootstrap;
+
+    @Option(names = "--host", description = "interface to bind (default 127.0.0.1)")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "HTTP port (default ${DEFAULT-VALUE}; 0: any)")
+    int port;
+
+    @Option(names = "--token", defaultValue = "${env:LLM_ATTRIB_GATEWAY_TOKEN}",
+            description = "require 'Authorization: Bearer TOKEN' on /v1 (default: env LLM_ATTRIB_GATEWAY_TOKEN)")
+    String token;
+
+    @Option(names = "--cors-origin", description = "allow cross-origin calls from this origin (CORS is off otherwise)")
+    String corsOrigin;
+
+    @Option(names = "--max-body-bytes", description = "larger request bodies get 413 (default ${DEFAULT-VALUE})")
+    long maxBodyBytes = GatewayConfig.DEFAULT_MAX_BODY_BYTES;
+
+    @Option(names = "--max-jobs", description = "newest jobs held in memory with full results (default ${DEFAULT-VALUE})")
+    int maxJobs = GatewayConfig.DEFAULT_MAX_JOBS;
+
+    public GatewayConfig config() {
+        String token = this.token == null || this.token.isBlank() ? null : this.token;
+        return new GatewayConfig(bootstrap, host == null ? "127.0.0.1" : host, port, token, corsOrigin, maxBodyBytes,
+                maxJobs, Map.of());
+    }
+
+    /** Starts the gateway, prints its address, and serves until the JVM is stopped (Ctrl-C, SIGTERM). */
+    public int serve(PrintStream out) throws InterruptedException {
+        GatewayConfig config = config();
+        if (config.token() == null && !isLoopback(config.host())) {
+            out.println("warning: no --token, yet listening on " + config.host() + ": anyone who reaches it can submit");
+        }
+        Gateway gateway = Gateway.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            gateway.close();
+            stopped.countDown();
+        }));
+        out.println("dashboard: " + gateway.url());
+        out.println("API: " + gateway.url() + "v1/jobs (OpenAPI at " + gateway.url() + "openapi.json)");
+        stopped.await();
+        return 0;
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+}
