@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -371,38 +370,15 @@ class ScaleOutAndFailureTest {
 
     /** `attrib worker` in its own JVM, returned once it printed that it is ready. */
     static Process startWorkerProcess(String group, Path stderr) throws Exception {
-        Files.createDirectories(stderr.getParent());
-        Files.deleteIfExists(stderr);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                "-Dai.djl.offline=true"));
-        command.addAll(List.of("org.llmattrib.cli.Main", "worker", "--bootstrap", kafka.bootstrapServers(),
-                "--model", TestModels.tinyLlama3Dir().toAbsolutePath().toString(), "--group", group,
-                "--metrics-port", "0", "--session-timeout-ms", "3000"));
-        Process p = new ProcessBuilder(command).redirectError(stderr.toFile())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        try {
-            await("worker process ready (see " + stderr + ")").atMost(Duration.ofSeconds(60))
-                    .pollInterval(Duration.ofMillis(100)).until(() -> {
-                        if (!p.isAlive()) {
-                            throw new AssertionError("the worker process exited with " + p.exitValue() + ":\n"
-                                    + read(stderr));
-                        }
-                        return read(stderr).contains(" ready: group " + group);
-                    });
-        } catch (RuntimeException | AssertionError e) {
-            p.destroyForcibly();
-            throw e;
-        }
-        return p;
+        return ServiceProcesses.worker(kafka.bootstrapServers(), group, stderr);
     }
 
     static String tail(String s, int chars) {
-        return s.length() <= chars ? s : "..." + s.substring(s.length() - chars);
+        return ServiceProcesses.tail(s, chars);
     }
 
     static String read(Path file) throws IOException {
-        return Files.exists(file) ? new String(Files.readAllBytes(file), StandardCharsets.UTF_8) : "";
+        return ServiceProcesses.read(file);
     }
 
     /** Commits the current end of the requests topic for a new group, so it only sees requests sent from now on. */
