@@ -3,7 +3,6 @@ package org.llmattrib.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -12,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -177,8 +177,9 @@ class ChaosTest {
         Process broker = ServiceProcesses.broker(port, data, LOGS.resolve("broker-1.out"), PARTITIONS);
         try {
             AttributionWorker worker = null;
+            // the client may wait for the broker's return: longer than its default 15 s of metadata wait
             try (EventLog results = new EventLog(bootstrap);
-                    AttributionClient client = new AttributionClient(bootstrap)) {
+                    AttributionClient client = new AttributionClient(bootstrap, new Properties(), Duration.ofMinutes(3))) {
                 worker = AttributionWorker.start(new AttributionWorker.Settings(bootstrap, TestModels.tinyLlama3Dir(),
                         "cpu", "chaos-restart", "restart-worker", 0, null, Limits.cpu(),
                         Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
@@ -378,16 +379,10 @@ class ChaosTest {
     }
 
     /**
-     * Layer integrated gradients over 9 layers, 3 target tokens, 30 steps: a second or two on the
-     * tiny model, a checkpoint (event) per token, so that a kill right after {@code accepted} lands
-     * mid-job.
+     * The seed request for feature ablation as it is (9 target tokens, an event per token; about a
+     * second on the tiny model), so that a kill right after {@code accepted} lands mid-job.
      */
     static byte[] job(String jobId) throws IOException {
-        ObjectNode node = ScaleOutAndFailureTest.example("seed-lig-multilayer", jobId);
-        node.put("target", " playing golf,");
-        ObjectNode method = (ObjectNode) node.get("method");
-        method.put("n_steps", 30);
-        method.put("internal_batch_size", 16);
-        return Protocol.JSON.writeValueAsBytes(node);
+        return Protocol.JSON.writeValueAsBytes(ScaleOutAndFailureTest.example("seed-token-feature-ablation", jobId));
     }
 }
