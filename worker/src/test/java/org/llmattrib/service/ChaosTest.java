@@ -37,8 +37,8 @@ import org.llmattrib.protocol.Protocol;
  *
  * <p>The tests rely only on what an operator sees: the command line's flags, the events on
  * {@code attribution.results} and the health endpoints; not on how the workers share the requests
- * (consumer group or share group). {@code -Dchaos.kills=20} kills more often (default 10), {@code -Dchaos.restarts=4} restarts the broker more often (default 2: a
- * SIGTERM, then a SIGKILL).
+ * (consumer group or share group). {@code -Dchaos.kills=20} kills more often (default 10);
+ * {@code -Dchaos.restarts=4} restarts the broker more often (default 2: a SIGTERM, then a SIGKILL).
  */
 class ChaosTest {
     static final int PARTITIONS = 2;
@@ -74,7 +74,9 @@ class ChaosTest {
                     Process victim = ServiceProcesses.worker(bootstrap, group, stderr, "--instance-id", victimId);
                     processes.add(victim);
                     long ready = System.nanoTime();
-                    String job = awaitJobRunningOn(victimId, victim, stderr, jobs, killsOf);
+                    // odd rounds kill right after `accepted`, even ones after the first token (numbers to compare)
+                    boolean afterToken = rounds % 2 == 0;
+                    String job = awaitJobRunningOn(victimId, victim, stderr, jobs, killsOf, afterToken);
                     victim.destroyForcibly();
                     assertThat(victim.waitFor(30, TimeUnit.SECONDS)).as(victimId + " died").isTrue();
                     assertThat(victim.exitValue()).as("exit status of a SIGKILLed JVM").isEqualTo(128 + 9);
@@ -85,9 +87,9 @@ class ChaosTest {
                     if (midJob) {
                         killed++;
                     }
-                    log.add(String.format("%s: ready in %.1f s, killed %.1f s later running %s%s", victimId,
+                    log.add(String.format("%s: ready in %.1f s, killed %.1f s later running %s after %s%s", victimId,
                             (ready - started) / 1e9, (System.nanoTime() - ready) / 1e9, job,
-                            midJob ? "" : " (already completed: not counted)"));
+                            afterToken ? "a token" : "accepted", midJob ? "" : " (already completed: not counted)"));
                 }
 
                 // one more worker process that is left alive: the group works with a fresh process after the chaos
@@ -131,10 +133,11 @@ class ChaosTest {
     /**
      * Waits until the victim has accepted a job not completed by anyone and never killed before (a
      * job is killed once at most: a request that keeps killing its workers is a poison job, not the
-     * subject here), submitting more jobs whenever none is waiting. Returns the job's id.
+     * subject here) and, with {@code afterToken}, published a token of it; submits more jobs whenever
+     * none is waiting. Returns the job's id.
      */
     static String awaitJobRunningOn(String victimId, Process victim, Path stderr, Jobs jobs,
-            Map<String, Integer> killsOf) throws Exception {
+            Map<String, Integer> killsOf, boolean afterToken) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         long lastBatch = 0;
         while (System.nanoTime() < deadline) {
@@ -152,9 +155,14 @@ class ChaosTest {
                 if (completed(events) || killsOf.containsKey(id)) {
                     continue;
                 }
-                boolean onVictim = events.stream().anyMatch(e -> e instanceof AttributionEvent.Accepted a
-                        && victimId.equals(a.worker()));
-                if (onVictim) {
+                int acceptedByVictim = -1;
+                for (int i = 0; i < events.size(); i++) {
+                    if (events.get(i) instanceof AttributionEvent.Accepted a && victimId.equals(a.worker())) {
+                        acceptedByVictim = i;
+                    }
+                }
+                if (acceptedByVictim >= 0 && (!afterToken || events.subList(acceptedByVictim, events.size()).stream()
+                        .anyMatch(e -> e instanceof AttributionEvent.Token))) {
                     return id;
                 }
             }
