@@ -12,6 +12,7 @@ import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
+import org.llmattrib.service.QueueMode;
 import org.llmattrib.service.JobRunner;
 
 /**
@@ -25,7 +26,8 @@ public final class KafkaOverheadBenchmark {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
             kafka.createServiceTopics(3);
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    model, "cpu", "bench-workers", "bench-worker", 0, null, 8192, Map.of()));
+                    model, "cpu", "bench-workers", "bench-worker", 0, null, 8192, Map.of(),
+                    QueueMode.GROUP, 3));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
                 JobRunner local = new JobRunner(new AttributionEngine(worker.llama(), null),
                         new RequestPlanner(worker.llama(), 8192), "local");

@@ -13,6 +13,7 @@ import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
+import org.llmattrib.service.QueueMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -52,7 +53,8 @@ final class DemoCommand implements Callable<Integer> {
             kafka.createServiceTopics(3);
             System.out.println("broker: " + kafka.bootstrapServers());
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    dir, device, "attribution-workers", "demo-worker", 0, null, 4096, Map.of()));
+                    dir, device, "attribution-workers", "demo-worker", 0, null, 4096, Map.of(),
+                    QueueMode.SHARE, 3));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
                 System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
                         + worker.metricsPort() + "/metrics");

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
 public final class Main {
     public static void main(String[] args) {
         System.exit(new CommandLine(new Main())
+                .setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     // a bad model directory, request file or argument: one clear line, no stack trace
                     cmd.getErr().println("error: " + e.getMessage());

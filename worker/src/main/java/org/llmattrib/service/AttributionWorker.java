@@ -41,8 +41,18 @@ import org.slf4j.LoggerFactory;
 public final class AttributionWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AttributionWorker.class);
 
+    /**
+     * @param consumerOverrides properties for the consumer-group consumer ({@link QueueMode#GROUP})
+     * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
+     *     share mode keep it below the group's {@code share.delivery.count.limit}
+     */
     public record Settings(String bootstrap, Path model, String device, String group, String instanceId,
-            int metricsPort, Path resultStore, int maxPromptTokens, Map<String, Object> consumerOverrides) {}
+            int metricsPort, Path resultStore, int maxPromptTokens, Map<String, Object> consumerOverrides,
+            QueueMode queue, int maxAttempts) {}
+
+    /** The seq of the {@code failed} event of a given-up job: after anything its earlier runs published. */
+    static final long GIVE_UP_SEQ = Integer.MAX_VALUE;
+    static final String TOO_MANY_ATTEMPTS = "too_many_attempts";
 
     private final Vertx vertx;
     private final PrometheusMeterRegistry registry;
@@ -53,6 +63,9 @@ public final class AttributionWorker implements AutoCloseable {
     private KafkaProducer<String, byte[]> producer;
     private CancelListener cancels;
     private JobConsumer consumer;
+    private ShareJobConsumer shareConsumer;
+    private AttemptCounter attempts;
+    private int maxAttempts;
     private JobRunner runner;
 
     private AttributionWorker(Settings s) {
@@ -96,17 +109,29 @@ public final class AttributionWorker implements AutoCloseable {
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer = new KafkaProducer<>(p);
         cancels = new CancelListener(s.bootstrap()).start();
-        consumer = new JobConsumer(s.bootstrap(), s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC, this::handle,
-                metrics, s.consumerOverrides());
-        consumer.start();
+        maxAttempts = s.maxAttempts();
+        if (s.queue() == QueueMode.SHARE) {
+            attempts = AttemptCounter.DELIVERY_COUNT;
+            shareConsumer = new ShareJobConsumer(s.bootstrap(), s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics);
+            shareConsumer.start();
+        } else {
+            attempts = new AttemptLog(s.bootstrap(), producer);
+            consumer = new JobConsumer(s.bootstrap(), s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC,
+                    (record, abandoned) -> handle(record, abandoned).done(), metrics, s.consumerOverrides());
+            consumer.start();
+        }
         long until = System.currentTimeMillis() + 60_000;
         while (!metrics.consumerReady() && System.currentTimeMillis() < until) {
             sleep(20);
         }
     }
 
-    /** Runs one request record; true when its last event is acknowledged and its offset may be committed. */
-    private boolean handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
+    /** Runs one request record; done when its last event is acknowledged. */
+    private Settlement handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
+        int attempt = attempts.started(record);
+        if (attempt > maxAttempts) {
+            return giveUp(record, attempt);
+        }
         long start = System.nanoTime();
         double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
         Future<RecordMetadata>[] last = new Future[1];
@@ -123,17 +148,50 @@ public final class AttributionWorker implements AutoCloseable {
         }
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
         if (outcome.status().equals("abandoned")) {
-            return false;
+            return Settlement.RETRY;
         }
+        return settled(record, last[0], outcome.status().equals("completed") ? Settlement.COMPLETED : Settlement.FAILED);
+    }
+
+    /** Flushes the events; once the final one is acknowledged the record is done, else it runs again. */
+    private Settlement settled(ConsumerRecord<String, byte[]> record, Future<RecordMetadata> last, Settlement settlement) {
         producer.flush();
         try {
-            if (last[0] != null) {
-                last[0].get();
+            if (last != null) {
+                last.get();
             }
-            return true;
+            attempts.finished(record);
+            return settlement;
         } catch (Exception e) {
             LOG.error("the final event of {} was not acknowledged; the request will run again", record.key(), e);
-            return false;
+            return Settlement.RETRY;
+        }
+    }
+
+    /**
+     * A request delivered more often than allowed (its runs killed or stalled their workers, or
+     * were interrupted): a {@code failed} event with code {@code too_many_attempts} and a DLQ copy,
+     * and never run again.
+     */
+    private Settlement giveUp(ConsumerRecord<String, byte[]> record, int attempt) {
+        String jobId = jobIdOf(record);
+        String message = "attempt " + attempt + " of a request allowed " + maxAttempts
+                + " attempts: its earlier runs killed, stalled or lost their workers";
+        LOG.warn("giving up {}/{}@{} (job {}): {}", record.topic(), record.partition(), record.offset(), jobId, message);
+        deadLetter(record, new ProtocolException(TOO_MANY_ATTEMPTS, null, jobId, message));
+        metrics.job("failed", TOO_MANY_ATTEMPTS, Duration.ZERO, 0);
+        Future<RecordMetadata> failed = jobId == null ? null : publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA,
+                jobId, GIVE_UP_SEQ, TOO_MANY_ATTEMPTS, message, null));
+        return settled(record, failed, Settlement.FAILED);
+    }
+
+    private static String jobIdOf(ConsumerRecord<String, byte[]> record) {
+        try {
+            return Protocol.decodeRequest(record.value()).jobId();
+        } catch (ProtocolException e) {
+            return e.jobId();
+        } catch (RuntimeException e) {
+            return null;
         }
     }
 
@@ -171,6 +229,12 @@ public final class AttributionWorker implements AutoCloseable {
     public void close() {
         if (consumer != null) {
             consumer.close();
+        }
+        if (shareConsumer != null) {
+            shareConsumer.close();
+        }
+        if (attempts instanceof AttemptLog log) {
+            log.close();
         }
         if (cancels != null) {
             cancels.close();

@@ -35,7 +35,15 @@ public final class EmbeddedKafka implements AutoCloseable {
                     .setConfigProp("transaction.state.log.replication.factor", "1")
                     .setConfigProp("transaction.state.log.min.isr", "1")
                     .setConfigProp("group.min.session.timeout.ms", "1000")
-                    .setConfigProp("auto.create.topics.enable", "false");
+                    .setConfigProp("auto.create.topics.enable", "false")
+                    // share groups (the worker's default queue): the share-group state topic on one node,
+                    // 5 deliveries per request (the worker gives up after --max-attempts, 3), locks of 30 s
+                    // that a worker renews while its job runs; tests may shorten locks down to 1 s
+                    .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
+                    .setConfigProp("share.coordinator.state.topic.min.isr", "1")
+                    .setConfigProp("group.share.delivery.count.limit", "5")
+                    .setConfigProp("group.share.record.lock.duration.ms", "30000")
+                    .setConfigProp("group.share.min.record.lock.duration.ms", "1000");
             extraConfig.forEach(builder::setConfigProp);
             KafkaClusterTestKit cluster = builder.build();
             formatQuietly(cluster);
@@ -62,17 +70,25 @@ public final class EmbeddedKafka implements AutoCloseable {
         return cluster.bootstrapServers();
     }
 
-    /** Creates the topics the service uses, with {@code partitions} partitions for requests and results. */
+    /**
+     * Creates the topics the service uses, with {@code partitions} partitions for requests and
+     * results, and the compacted attempt counts of consumer-group mode.
+     */
     public void createServiceTopics(int partitions) {
-        createTopics(partitions, Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC);
-        createTopics(1, Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC);
+        createTopics(partitions, Map.of(), Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC);
+        createTopics(1, Map.of(), Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC);
+        createTopics(1, Map.of("cleanup.policy", "compact"), AttemptLog.TOPIC);
     }
 
     public void createTopics(int partitions, String... names) {
+        createTopics(partitions, Map.of(), names);
+    }
+
+    private void createTopics(int partitions, Map<String, String> config, String... names) {
         try (Admin admin = cluster.admin()) {
             List<NewTopic> topics = new ArrayList<>();
             for (String name : names) {
-                topics.add(new NewTopic(name, partitions, (short) 1));
+                topics.add(new NewTopic(name, partitions, (short) 1).configs(config));
             }
             admin.createTopics(topics).all().get();
         } catch (ExecutionException e) {

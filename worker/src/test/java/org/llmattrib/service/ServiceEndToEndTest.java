@@ -26,30 +26,34 @@ import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** A real KRaft broker in this JVM, a worker on the tiny checkpoint, requests through the client API. */
+/**
+ * A real KRaft broker in this JVM, a worker on the tiny checkpoint, requests through the client API;
+ * the whole class once per queue mode (a share group, a consumer group), each on a fresh broker.
+ */
+@ParameterizedClass
+@EnumSource(QueueMode.class)
 class ServiceEndToEndTest {
     static EmbeddedKafka kafka;
     static AttributionWorker worker;
     static AttributionClient client;
 
-    @BeforeAll
-    static void start() {
+    @BeforeParameterizedClassInvocation
+    static void start(QueueMode queue) {
         kafka = EmbeddedKafka.start(0, Map.of());
         kafka.createServiceTopics(3);
-        worker = AttributionWorker.start(settings("e2e-workers", null));
+        worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
+                TestModels.tinyLlama3Dir(), "cpu", "e2e-workers", null, 0, null, 256,
+                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), queue, 3));
         client = new AttributionClient(kafka.bootstrapServers());
     }
 
-    static AttributionWorker.Settings settings(String group, String instanceId) {
-        return new AttributionWorker.Settings(kafka.bootstrapServers(), TestModels.tinyLlama3Dir(), "cpu", group,
-                instanceId, 0, null, 256, Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500));
-    }
-
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         client.close();
         worker.close();

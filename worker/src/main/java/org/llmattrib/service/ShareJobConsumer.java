@@ -1,0 +1,320 @@
+package org.llmattrib.service;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicIdPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The request consumer of one worker in a share group (KIP-932): acquires one record at a time
+ * (explicit acknowledgement, {@code share.acquire.mode=record_limit}, {@code max.poll.records=1}, so
+ * a busy worker holds nothing another worker could run), runs it on the job thread, and while it
+ * runs keeps polling and renews the record's acquisition lock ({@code RENEW}, KIP-1222) every third
+ * of the lock duration, so that a job of any length stays with its live worker and goes to another
+ * one only when this one dies (its lock then times out). The record is settled when its handler
+ * returns: ACCEPT after {@code completed}, REJECT after {@code failed}, RELEASE when it did not
+ * finish here.
+ *
+ * <p>KafkaShareConsumer is not thread-safe: everything touching it runs on the poll thread.
+ */
+public final class ShareJobConsumer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ShareJobConsumer.class);
+    private static final Duration POLL = Duration.ofMillis(100);
+    /** Assumed until the broker reports the group's acquisition lock duration. */
+    private static final int DEFAULT_LOCK_MS = 15_000;
+    private static final Duration COMMIT = Duration.ofSeconds(30);
+
+    /** Runs one record to its end unless {@code abandoned} becomes true. */
+    public interface Handler {
+        Settlement handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned);
+    }
+
+    /** The record being run: held while the latest poll returned it and it is not acknowledged yet. */
+    private static final class Job {
+        ConsumerRecord<String, byte[]> record;
+        final AtomicBoolean abandoned = new AtomicBoolean();
+        final CompletableFuture<Settlement> result = new CompletableFuture<>();
+        boolean held = true;
+        long lastSeen = System.currentTimeMillis();
+
+        Job(ConsumerRecord<String, byte[]> record) {
+            this.record = record;
+        }
+
+        boolean is(ConsumerRecord<String, byte[]> r) {
+            return r.topic().equals(record.topic()) && r.partition() == record.partition() && r.offset() == record.offset();
+        }
+    }
+
+    private final KafkaShareConsumer<String, byte[]> consumer;
+    private final String bootstrap;
+    private final String group;
+    private final String topic;
+    private final Handler handler;
+    private final JobConsumer.Observer observer;
+    private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
+    private final Thread pollThread;
+    private volatile boolean running = true;
+    private volatile boolean polled;
+    private volatile boolean stopped;
+    /** Written by the poll thread only; read by close() to abandon the running job. */
+    private volatile Job job;
+
+    public ShareJobConsumer(String bootstrap, String group, String topic, Handler handler, JobConsumer.Observer observer) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        p.put(ConsumerConfig.SHARE_ACKNOWLEDGEMENT_MODE_CONFIG, "explicit");
+        p.put(ConsumerConfig.SHARE_ACQUIRE_MODE_CONFIG, "record_limit");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        this.consumer = new KafkaShareConsumer<>(p);
+        this.bootstrap = bootstrap;
+        this.group = group;
+        this.topic = topic;
+        this.handler = handler;
+        this.observer = observer;
+        this.pollThread = new Thread(this::pollLoop, "attribution-poll");
+    }
+
+    /**
+     * Sets the share group's configuration that the queue relies on, then starts polling:
+     * {@code share.auto.offset.reset=earliest} (a new group, e.g. the first worker KEDA starts,
+     * must see the requests sent before it) and {@code share.renew.acknowledge.enable=true}. A
+     * worker without the right to alter the group only warns: then an operator sets them.
+     */
+    public void start() {
+        configureGroup();
+        pollThread.start();
+    }
+
+    private void configureGroup() {
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);
+        List<AlterConfigOp> ops = List.of(
+                new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET),
+                new AlterConfigOp(new ConfigEntry("share.renew.acknowledge.enable", "true"), AlterConfigOp.OpType.SET));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("could not set share.auto.offset.reset=earliest and share.renew.acknowledge.enable=true on "
+                    + "share group {} ({}); set them with kafka-configs.sh", group, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** True once the consumer has polled the broker successfully as a member of the share group. */
+    public boolean ready() {
+        return polled && alive();
+    }
+
+    /** False once the poll loop has ended, by a stop or by an error. */
+    public boolean alive() {
+        return !stopped;
+    }
+
+    private void pollLoop() {
+        try {
+            consumer.setAcknowledgementCommitCallback(this::acknowledged);
+            consumer.subscribe(List.of(topic));
+            while (running) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(POLL)) {
+                    take(r);
+                }
+                if (!polled) {
+                    polled = true;
+                    observer.ready();
+                }
+                if (job != null) {
+                    settleOrRenew();
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.error("request consumer stopped", e);
+        } finally {
+            stopped = true;
+            stopJob();
+            consumer.close();
+        }
+    }
+
+    private void take(ConsumerRecord<String, byte[]> r) {
+        if (job == null) {
+            Job started = new Job(r);
+            job = started;
+            observer.queueWait(Math.max(0, System.currentTimeMillis() - r.timestamp()));
+            jobThread.execute(() -> run(started));
+        } else if (job.is(r)) {
+            // returned again after a renewal: held once more
+            job.record = r;
+            job.held = true;
+            job.lastSeen = System.currentTimeMillis();
+        } else {
+            LOG.warn("acquired {}-{}@{} while busy: released", r.topic(), r.partition(), r.offset());
+            consumer.acknowledge(r, AcknowledgeType.RELEASE);
+        }
+    }
+
+    private void run(Job started) {
+        Settlement settlement = Settlement.RETRY;
+        try {
+            settlement = handler.handle(started.record, started.abandoned);
+        } catch (RuntimeException e) {
+            LOG.error("job at {}-{}@{} could not be finished; it is released", started.record.topic(),
+                    started.record.partition(), started.record.offset(), e);
+        } finally {
+            // whatever was thrown (even an Error), the record must be settled
+            started.result.complete(settlement);
+        }
+    }
+
+    /**
+     * With the record held (returned by the latest poll), waits up to a third of the lock duration
+     * for the job: settles it when done, renews its lock otherwise. A record not held has a renewal
+     * on the way; if it has not come back within a lock duration, the delivery is lost (the broker
+     * hands the record to another worker) and the job is abandoned.
+     */
+    private void settleOrRenew() {
+        int lockMs = consumer.acquisitionLockTimeoutMs().orElse(DEFAULT_LOCK_MS);
+        if (!job.held) {
+            if (System.currentTimeMillis() - job.lastSeen > lockMs) {
+                LOG.warn("the acquisition lock of {}-{}@{} was lost; the job is abandoned", job.record.topic(),
+                        job.record.partition(), job.record.offset());
+                lose();
+            }
+            return;
+        }
+        Optional<Settlement> settlement = await(job.result, lockMs / 3);
+        if (settlement.isPresent()) {
+            settle(settlement.get());
+        } else {
+            consumer.acknowledge(job.record, AcknowledgeType.RENEW);
+            job.held = false;
+        }
+    }
+
+    private void settle(Settlement settlement) {
+        ConsumerRecord<String, byte[]> record = job.record;
+        consumer.acknowledge(record, switch (settlement) {
+            case COMPLETED -> AcknowledgeType.ACCEPT;
+            case FAILED -> AcknowledgeType.REJECT;
+            case RETRY -> AcknowledgeType.RELEASE;
+        });
+        job = null;
+        try {
+            for (Map.Entry<TopicIdPartition, Optional<KafkaException>> e : consumer.commitSync(COMMIT).entrySet()) {
+                e.getValue().ifPresent(error -> warnUnsettled(settlement, record, error));
+            }
+        } catch (KafkaException e) {
+            // e.g. the broker is away: not a reason to stop consuming
+            warnUnsettled(settlement, record, e);
+        }
+    }
+
+    private static void warnUnsettled(Settlement settlement, ConsumerRecord<String, byte[]> record, Exception error) {
+        LOG.warn("settling {}-{}@{} as {} failed; the broker may deliver it again: {}", record.topic(), record.partition(),
+                record.offset(), settlement, error.getMessage());
+    }
+
+    /** On the poll thread, from poll() or commitSync(): a failed renewal ends this delivery. */
+    private void acknowledged(Map<TopicIdPartition, Set<Long>> offsets, Exception error) {
+        if (error == null || job == null) {
+            return;
+        }
+        for (Map.Entry<TopicIdPartition, Set<Long>> e : offsets.entrySet()) {
+            if (e.getKey().topic().equals(job.record.topic()) && e.getKey().partition() == job.record.partition()
+                    && e.getValue().contains(job.record.offset())) {
+                LOG.warn("renewing {}-{}@{} failed ({}); the job is abandoned", job.record.topic(),
+                        job.record.partition(), job.record.offset(), error.getMessage());
+                lose();
+            }
+        }
+    }
+
+    /** The delivery ended without us: stop the job, publish nothing more, acknowledge nothing. */
+    private void lose() {
+        job.abandoned.set(true);
+        awaitEnd(job);
+        job = null;
+    }
+
+    /**
+     * The poll loop ended: abandon the running job and RELEASE it when this consumer still holds it
+     * (otherwise closing the consumer releases it, and failing that its lock times out).
+     */
+    private void stopJob() {
+        jobThread.shutdown();
+        if (job == null) {
+            return;
+        }
+        job.abandoned.set(true);
+        awaitEnd(job);
+        if (job.held) {
+            try {
+                settle(Settlement.RETRY);
+            } catch (RuntimeException e) {
+                LOG.warn("could not release {}-{}@{}: {}", job.record.topic(), job.record.partition(), job.record.offset(),
+                        e.getMessage());
+            }
+        }
+        job = null;
+    }
+
+    private static void awaitEnd(Job job) {
+        // the job stops at its next checkpoint; the model must not be closed under it
+        await(job.result, TimeUnit.MINUTES.toMillis(5));
+    }
+
+    private static Optional<Settlement> await(CompletableFuture<Settlement> result, long millis) {
+        try {
+            return Optional.of(result.get(millis, TimeUnit.MILLISECONDS));
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Stops polling, abandons the running job and releases it, leaves the share group. */
+    @Override
+    public void close() {
+        running = false;
+        Job current = job;
+        if (current != null) {
+            current.abandoned.set(true);
+        }
+        try {
+            pollThread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
