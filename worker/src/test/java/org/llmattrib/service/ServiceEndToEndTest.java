@@ -43,6 +43,10 @@ class ServiceEndToEndTest {
     static AttributionWorker worker;
     static AttributionClient client;
 
+    /** Takes the invocation's argument (JUnit's contract; the broker and worker are per invocation, below). */
+    ServiceEndToEndTest(QueueMode queue) {
+    }
+
     @BeforeParameterizedClassInvocation
     static void start(QueueMode queue) {
         kafka = EmbeddedKafka.start(0, Map.of());
