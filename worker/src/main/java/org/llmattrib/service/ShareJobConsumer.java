@@ -213,8 +213,24 @@ public final class ShareJobConsumer implements AutoCloseable {
         if (settlement.isPresent()) {
             settle(settlement.get());
         } else {
-            consumer.acknowledge(job.record, AcknowledgeType.RENEW);
-            job.held = false;
+            renew();
+        }
+    }
+
+    /**
+     * Renews the lock with commitSync (a ShareAcknowledge request) rather than with the next poll:
+     * a poll would piggyback the renewal on a ShareFetch that also acquires the next record, which
+     * this busy worker could neither run nor surface before that record's lock timed out (counting
+     * a delivery against it). The renewed record comes back with the next poll.
+     */
+    private void renew() {
+        consumer.acknowledge(job.record, AcknowledgeType.RENEW);
+        job.held = false;
+        try {
+            consumer.commitSync(COMMIT);
+        } catch (KafkaException e) {
+            LOG.warn("renewing the lock of {}-{}@{} failed: {}", job.record.topic(), job.record.partition(),
+                    job.record.offset(), e.getMessage());
         }
     }
 
