@@ -23,6 +23,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
@@ -31,8 +33,8 @@ import org.llmattrib.protocol.Protocol;
 /**
  * Share-group queue semantics on a real broker with ONE request partition: records, not partitions,
  * go to workers; a long job keeps its record (lock renewal) however short the lock; a job that kills
- * its workers every time is given up as {@code too_many_attempts}. Each test has its own broker with
- * 3 s acquisition locks.
+ * its workers every time is given up as {@code too_many_attempts} (also in consumer-group mode). Each
+ * test has its own broker with 3 s acquisition locks.
  */
 class ShareQueueTest {
     static final String GROUP = "share-workers";
@@ -75,8 +77,8 @@ class ShareQueueTest {
     @Test
     void aShortJobBehindALongOneOnTheSamePartitionRunsOnTheIdleWorkerMeanwhile() throws Exception {
         startBroker(5);
-        startWorker("worker-a");
-        startWorker("worker-b");
+        startWorker("worker-a", QueueMode.SHARE);
+        startWorker("worker-b", QueueMode.SHARE);
 
         client.submitRaw("long", longJob("long")).join();
         await("the long job started").atMost(Duration.ofSeconds(30)).until(() -> events.accepted("long").size() == 1);
@@ -97,11 +99,17 @@ class ShareQueueTest {
         assertThat(done.timings().get("total_ms")).as("the long job outlived its lock").isGreaterThan(2.0 * LOCK_MS);
     }
 
-    @Test
-    void aJobThatKillsItsWorkerEveryTimeFailsWithTooManyAttemptsAndTheWorkersGoOn() throws Exception {
+    /**
+     * Share mode counts deliveries on the broker; group mode in the compacted attempts topic (a
+     * killed consumer's partition goes to the next member after its 3 s session).
+     */
+    @ParameterizedTest
+    @EnumSource(QueueMode.class)
+    void aJobThatKillsItsWorkerEveryTimeFailsWithTooManyAttemptsAndTheWorkersGoOn(QueueMode queue) throws Exception {
         startBroker(MAX_ATTEMPTS + 2);
-        Path logs = Path.of("target", "share-queue-victims").toAbsolutePath();
-        List<Process> victims = List.of(startWorkerProcess("victim-1", logs), startWorkerProcess("victim-2", logs));
+        Path logs = Path.of("target", "queue-victims-" + queue.name().toLowerCase()).toAbsolutePath();
+        List<Process> victims = List.of(startWorkerProcess("victim-1", queue, logs),
+                startWorkerProcess("victim-2", queue, logs));
         awaitReady("victim-1", victims.get(0), logs);
         awaitReady("victim-2", victims.get(1), logs);
 
@@ -117,7 +125,7 @@ class ShareQueueTest {
             assertThat(victim.waitFor(10, TimeUnit.SECONDS)).isTrue();
         }
 
-        startWorker("survivor");
+        startWorker("survivor", queue);
         await("the poison job was given up").atMost(Duration.ofSeconds(30)).until(() -> events.finished("poison"));
         AttributionEvent.Failed failed = (AttributionEvent.Failed) events.last("poison");
         assertThat(failed.code()).isEqualTo("too_many_attempts");
@@ -144,18 +152,20 @@ class ShareQueueTest {
 
     // ---------------------------------------------------------------------------------------------
 
-    void startWorker(String id) {
+    void startWorker(String id, QueueMode queue) {
         closing.add(AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", GROUP, id, 0, null, 256, Map.of(), QueueMode.SHARE, MAX_ATTEMPTS)));
+                TestModels.tinyLlama3Dir(), "cpu", GROUP, id, 0, null, 256,
+                Map.of("session.timeout.ms", 3000, "heartbeat.interval.ms", 500), queue, MAX_ATTEMPTS)));
     }
 
-    /** `attrib worker --queue share` in its own JVM, so that it can be killed with SIGKILL. */
-    Process startWorkerProcess(String id, Path logs) throws IOException {
+    /** `attrib worker` in its own JVM (started for speed, not peak throughput), so that it can be killed with SIGKILL. */
+    Process startWorkerProcess(String id, QueueMode queue, Path logs) throws IOException {
         Files.createDirectories(logs);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = List.of(java, "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                "org.llmattrib.cli.Main", "worker", "--bootstrap", kafka.bootstrapServers(),
-                "--model", TestModels.tinyLlama3Dir().toAbsolutePath().toString(), "--group", GROUP, "--queue", "share",
+        List<String> command = List.of(java, "-Xmx1g", "-XX:TieredStopAtLevel=1", "-Dai.djl.offline=true",
+                "-cp", System.getProperty("java.class.path"), "org.llmattrib.cli.Main", "worker",
+                "--bootstrap", kafka.bootstrapServers(), "--model", TestModels.tinyLlama3Dir().toAbsolutePath().toString(),
+                "--group", GROUP, "--queue", queue.name().toLowerCase(), "--session-timeout-ms", "3000",
                 "--max-attempts", Integer.toString(MAX_ATTEMPTS), "--instance-id", id, "--metrics-port", "0");
         Process p = new ProcessBuilder(command).redirectError(logs.resolve(id + ".stderr.log").toFile())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
