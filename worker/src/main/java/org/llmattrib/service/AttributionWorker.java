@@ -64,6 +64,7 @@ public final class AttributionWorker implements AutoCloseable {
     private CancelListener cancels;
     private JobConsumer consumer;
     private ShareJobConsumer shareConsumer;
+    private QueueBacklog backlog;
     private AttemptCounter attempts;
     private int maxAttempts;
     private JobRunner runner;
@@ -114,6 +115,7 @@ public final class AttributionWorker implements AutoCloseable {
             attempts = AttemptCounter.DELIVERY_COUNT;
             shareConsumer = new ShareJobConsumer(s.bootstrap(), s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics);
             shareConsumer.start();
+            backlog = new QueueBacklog(vertx, s.bootstrap(), s.group(), Protocol.REQUESTS_TOPIC, registry, 15_000);
         } else {
             attempts = new AttemptLog(s.bootstrap(), producer);
             consumer = new JobConsumer(s.bootstrap(), s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC,
@@ -232,6 +234,9 @@ public final class AttributionWorker implements AutoCloseable {
         }
         if (shareConsumer != null) {
             shareConsumer.close();
+        }
+        if (backlog != null) {
+            backlog.close();
         }
         if (attempts instanceof AttemptLog log) {
             log.close();
