@@ -224,13 +224,15 @@ public final class ShareJobConsumer implements AutoCloseable {
      * a delivery against it). The renewed record comes back with the next poll.
      */
     private void renew() {
-        consumer.acknowledge(job.record, AcknowledgeType.RENEW);
+        ConsumerRecord<String, byte[]> record = job.record;
+        consumer.acknowledge(record, AcknowledgeType.RENEW);
         job.held = false;
         try {
+            // a refused renewal reaches acknowledged(), which abandons the job
             consumer.commitSync(COMMIT);
         } catch (KafkaException e) {
-            LOG.warn("renewing the lock of {}-{}@{} failed: {}", job.record.topic(), job.record.partition(),
-                    job.record.offset(), e.getMessage());
+            LOG.warn("renewing the lock of {}-{}@{} failed: {}", record.topic(), record.partition(), record.offset(),
+                    e.getMessage());
         }
     }
 
