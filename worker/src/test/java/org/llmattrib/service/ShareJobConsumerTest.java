@@ -3,7 +3,6 @@ package org.llmattrib.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -11,28 +10,36 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.llmattrib.protocol.AttributionClient;
-import org.llmattrib.protocol.Protocol;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * The share consumer alone (no model): how a handler's settlement reaches the broker, and what
- * ready and alive report. One broker, one request partition, a share group per test.
+ * ready and alive report. One broker; a topic of one partition and a share group per test.
  */
 class ShareJobConsumerTest {
     static EmbeddedKafka kafka;
-    static AttributionClient client;
+    static KafkaProducer<String, String> producer;
 
     @BeforeAll
     static void start() {
         kafka = EmbeddedKafka.start(0, Map.of());
-        kafka.createServiceTopics(1);
-        client = new AttributionClient(kafka.bootstrapServers());
+        kafka.createTopics(1, "settle", "stop");
+        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName()));
     }
 
     @AfterAll
     static void stop() {
-        client.close();
+        producer.close();
         kafka.close();
+    }
+
+    static void send(String topic, String key) throws Exception {
+        producer.send(new ProducerRecord<>(topic, key, "{}")).get();
     }
 
     record Delivery(String key, int count) {}
@@ -59,7 +66,7 @@ class ShareJobConsumerTest {
         List<Delivery> deliveries = new CopyOnWriteArrayList<>();
         Observer observer = new Observer();
         // "retry" is released once, then completed; "reject" fails for good; "accept" completes
-        ShareJobConsumer consumer = new ShareJobConsumer(kafka.bootstrapServers(), "settle", Protocol.REQUESTS_TOPIC,
+        ShareJobConsumer consumer = new ShareJobConsumer(kafka.bootstrapServers(), "settle", "settle",
                 (record, abandoned) -> {
                     int count = record.deliveryCount().orElseThrow();
                     deliveries.add(new Delivery(record.key(), count));
@@ -75,7 +82,7 @@ class ShareJobConsumerTest {
             await("ready").atMost(Duration.ofSeconds(30)).until(consumer::ready);
             assertThat(observer.ready).isTrue();
             for (String key : List.of("retry", "reject", "accept")) {
-                client.submitRaw(key, "{}".getBytes(StandardCharsets.UTF_8)).join();
+                send("settle", key);
             }
             await("every record settled").atMost(Duration.ofSeconds(30)).until(() -> deliveries.size() >= 4);
             Thread.sleep(2000);
@@ -87,6 +94,39 @@ class ShareJobConsumerTest {
         }
         assertThat(consumer.alive()).as("alive after close").isFalse();
         assertThat(consumer.ready()).as("ready after close").isFalse();
+    }
+
+    @Test
+    void aJobRunningWhenItsConsumerStopsIsReleasedAtOnceNotAfterItsLock() throws Exception {
+        List<Delivery> deliveries = new CopyOnWriteArrayList<>();
+        // the first consumer's handler runs until abandoned (a stop), like a long job
+        ShareJobConsumer first = new ShareJobConsumer(kafka.bootstrapServers(), "stop", "stop",
+                (record, abandoned) -> {
+                    deliveries.add(new Delivery(record.key(), record.deliveryCount().orElseThrow()));
+                    await().atMost(Duration.ofMinutes(1)).untilTrue(abandoned);
+                    return Settlement.RETRY;
+                }, new Observer());
+        first.start();
+        await("ready").atMost(Duration.ofSeconds(30)).until(first::ready);
+        send("stop", "stopped");
+        await("running").atMost(Duration.ofSeconds(30)).until(() -> deliveries.size() == 1);
+        first.close();
+
+        ShareJobConsumer second = new ShareJobConsumer(kafka.bootstrapServers(), "stop", "stop",
+                (record, abandoned) -> {
+                    deliveries.add(new Delivery(record.key(), record.deliveryCount().orElseThrow()));
+                    return Settlement.COMPLETED;
+                }, new Observer());
+        long stopped = System.currentTimeMillis();
+        try {
+            second.start();
+            // the embedded broker's locks last 30 s: a redelivery well before proves the RELEASE
+            await("redelivered").atMost(Duration.ofSeconds(20)).until(() -> deliveries.size() == 2);
+            assertThat(System.currentTimeMillis() - stopped).isLessThan(20_000);
+            assertThat(deliveries).containsExactly(new Delivery("stopped", 1), new Delivery("stopped", 2));
+        } finally {
+            second.close();
+        }
     }
 
     @Test
