@@ -34,7 +34,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One worker: the Llama model resident, a member of the request consumer group, results streamed
+ * One worker: the Llama model resident, a member of the request share group (or consumer group, by {@link QueueMode}), results streamed
  * per target token. Start order matters: metrics/health first (so probes answer), then the model
  * (on a Vert.x worker thread, never the event loop), then the consumer; ready only after both.
  */
