@@ -270,6 +270,7 @@ public final class ShareJobConsumer implements AutoCloseable {
                 LOG.warn("renewing {}-{}@{} failed ({}); the job is abandoned", job.record.topic(),
                         job.record.partition(), job.record.offset(), error.getMessage());
                 lose();
+                return;
             }
         }
     }
@@ -282,8 +283,9 @@ public final class ShareJobConsumer implements AutoCloseable {
     }
 
     /**
-     * The poll loop ended: abandon the running job and RELEASE it when this consumer still holds it
-     * (otherwise closing the consumer releases it, and failing that its lock times out).
+     * The poll loop ended: abandon the running job and, when this consumer still holds its record,
+     * settle it as the job ended: RELEASE when it stopped unfinished, ACCEPT or REJECT when it ended
+     * in the meantime (otherwise closing the consumer releases it, and failing that its lock times out).
      */
     private void stopJob() {
         jobThread.shutdown();
@@ -291,21 +293,22 @@ public final class ShareJobConsumer implements AutoCloseable {
             return;
         }
         job.abandoned.set(true);
-        awaitEnd(job);
+        Settlement settlement = awaitEnd(job);
         if (job.held) {
+            ConsumerRecord<String, byte[]> record = job.record;
             try {
-                settle(Settlement.RETRY);
+                settle(settlement);
             } catch (RuntimeException e) {
-                LOG.warn("could not release {}-{}@{}: {}", job.record.topic(), job.record.partition(), job.record.offset(),
+                LOG.warn("could not settle {}-{}@{}: {}", record.topic(), record.partition(), record.offset(),
                         e.getMessage());
             }
         }
         job = null;
     }
 
-    private static void awaitEnd(Job job) {
+    private static Settlement awaitEnd(Job job) {
         // the job stops at its next checkpoint; the model must not be closed under it
-        await(job.result, TimeUnit.MINUTES.toMillis(5));
+        return await(job.result, TimeUnit.MINUTES.toMillis(5)).orElse(Settlement.RETRY);
     }
 
     private static Optional<Settlement> await(CompletableFuture<Settlement> result, long millis) {
