@@ -358,7 +358,7 @@ class ScaleOutAndFailureTest {
     static AttributionWorker startWorker(String group, String instanceId) {
         AttributionWorker w = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
                 TestModels.tinyLlama3Dir(), "cpu", group, instanceId, 0, null, Limits.cpu(),
-                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
+                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), QueueMode.GROUP, 3));
         workers.add(w);
         return w;
     }
@@ -378,7 +378,7 @@ class ScaleOutAndFailureTest {
                 "-Dai.djl.offline=true"));
         command.addAll(List.of("org.llmattrib.cli.Main", "worker", "--bootstrap", kafka.bootstrapServers(),
                 "--model", TestModels.tinyLlama3Dir().toAbsolutePath().toString(), "--group", group,
-                "--metrics-port", "0", "--session-timeout-ms", "3000"));
+                "--metrics-port", "0", "--session-timeout-ms", "3000", "--queue", "group"));
         Process p = new ProcessBuilder(command).redirectError(stderr.toFile())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         try {
