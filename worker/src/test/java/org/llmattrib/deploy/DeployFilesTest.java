@@ -263,31 +263,23 @@ class DeployFilesTest {
     }
 
     @Test
-    void cudaDockerfileUsesLibtorch271FromPytorchAndTheBuildsDjlVersion() throws IOException {
+    void cudaDockerfileBuildsTheCudaProfileJarOnACuda124Runtime() throws IOException {
         List<String[]> df = dockerfile(DEPLOY.resolve("Dockerfile.cuda"));
         List<String> froms = args(df, "FROM");
         assertThat(froms).first().asString().startsWith("maven:3.9-eclipse-temurin-17 ");
+        // the cuda profile's libtorch is built for CUDA 12.4: the runtime image must match it
+        String pom = Files.readString(ROOT.resolve("pom.xml"));
+        assertThat(pom).contains("<pytorch.native>pytorch-native-cu124</pytorch.native>");
         assertThat(froms).last().asString().isEqualTo("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04");
         assertCommonImage(df);
-
-        String env = String.join(" ", args(df, "ENV"));
-        assertThat(env).contains("PYTORCH_LIBRARY_PATH=/opt/libtorch/lib", "PYTORCH_VERSION=${PYTORCH_VERSION}",
-                "PYTORCH_FLAVOR=${PYTORCH_FLAVOR}", "DEVICE=cuda", "ATTRIB_CACHE=/var/cache/attrib");
-        // the build args agree with the versions the jar is built with (parent pom)
-        String pom = Files.readString(ROOT.resolve("pom.xml"));
-        String pytorch = xmlProperty(pom, "pytorch.version");
-        String djl = xmlProperty(pom, "djl.version");
-        List<String> argDefaults = args(df, "ARG");
-        assertThat(argDefaults).contains("PYTORCH_VERSION=" + pytorch, "DJL_VERSION=" + djl, "PYTORCH_FLAVOR=cu126");
-        assertThat(argDefaults).anyMatch(a -> a.equals("LIBTORCH_URL=https://download.pytorch.org/libtorch/cu126/"
-                + "libtorch-cxx11-abi-shared-with-deps-" + pytorch + "%2Bcu126.zip"));
-        // a JRE is brought in, and the DJL JNI lands where DJL looks first with PYTORCH_LIBRARY_PATH
+        assertThat(String.join("\n", args(df, "RUN"))).contains("-Pcuda package");
+        assertThat(String.join(" ", args(df, "ENV"))).contains("DEVICE=cuda", "ATTRIB_CACHE=/var/cache/attrib")
+                .doesNotContain("PYTORCH_LIBRARY_PATH");
         assertThat(args(df, "COPY")).anyMatch(c -> c.startsWith("--from=eclipse-temurin:17-jre"));
-        assertThat(String.join("\n", args(df, "RUN"))).contains("/opt/libtorch/lib/${DJL_VERSION}-libdjl_torch.so");
     }
 
     private static void assertCommonImage(List<String[]> df) {
-        assertThat(String.join("\n", args(df, "RUN"))).containsPattern("mvn -B -DskipTests( -D\\S+)* package");
+        assertThat(String.join("\n", args(df, "RUN"))).containsPattern("mvn -B -DskipTests( -D\\S+)*( -Pcuda)? package");
         List<String> copies = args(df, "COPY");
         assertThat(copies).anyMatch(c -> c.matches("--from=build \\S*worker/target/attrib\\.jar /app/attrib\\.jar"));
         assertThat(copies).anyMatch(c -> c.matches("(--chmod=\\d+ )?deploy/entrypoint\\.sh /app/entrypoint\\.sh"));
