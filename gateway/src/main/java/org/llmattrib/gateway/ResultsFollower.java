@@ -86,7 +86,7 @@ final class ResultsFollower implements AutoCloseable {
 
     /** Waits for the topic to exist (a gateway may start before the topics are created). */
     private List<TopicPartition> partitions() {
-        while (true) {
+        while (running) {
             try {
                 List<TopicPartition> found = consumer.partitionsFor(Protocol.RESULTS_TOPIC, Duration.ofSeconds(10))
                         .stream().map(info -> new TopicPartition(info.topic(), info.partition())).toList();
@@ -97,7 +97,14 @@ final class ResultsFollower implements AutoCloseable {
                 // no broker answer yet
             }
             LOG.warn("waiting for topic {} to exist", Protocol.RESULTS_TOPIC);
+            try {
+                Thread.sleep(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
+        throw new WakeupException(); // closed while waiting
     }
 
     private List<Received> decode(ConsumerRecords<String, byte[]> records) {

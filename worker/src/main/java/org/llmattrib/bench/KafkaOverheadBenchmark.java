@@ -21,6 +21,7 @@ import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
 import org.llmattrib.service.JobRunner;
+import org.llmattrib.service.QueueMode;
 
 /**
  * What the Kafka path adds to a job: the same request run locally (as {@code explain} does), through
@@ -38,7 +39,7 @@ public final class KafkaOverheadBenchmark {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
             kafka.createServiceTopics(3);
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    model, "cpu", "bench-workers", "bench-worker", 0, null, Limits.cpu(), Map.of()));
+                    model, "cpu", "bench-workers", "bench-worker", 0, null, Limits.cpu(), Map.of(), QueueMode.GROUP, 3));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers());
                     Gateway gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()))) {
                 gateway.awaitReady(Duration.ofSeconds(30));

@@ -19,6 +19,7 @@ import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
+import org.llmattrib.service.QueueMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -60,7 +61,7 @@ final class DemoCommand implements Callable<Integer> {
                 Path dir = model != null ? model : tinyCheckpoint();
                 try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(
                         kafka.bootstrapServers(), dir, device, "attribution-workers", "demo-worker", 0, null, limitOptions.limits(device),
-                        Map.of()))) {
+                        Map.of(), QueueMode.SHARE, 3))) {
                     System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
                             + worker.metricsPort() + "/metrics");
                     gateway.awaitReady(Duration.ofSeconds(30));

@@ -15,6 +15,7 @@ public final class Main {
     /** The command line; {@code --help} and {@code --version} work on every subcommand. */
     static CommandLine commandLine() {
         return new CommandLine(new Main())
+                .setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     // a bad model directory, request file, argument or Kafka address: one clear line, no stack trace
                     cmd.getErr().println("error: " + e.getMessage());

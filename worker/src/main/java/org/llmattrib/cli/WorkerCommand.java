@@ -7,13 +7,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.llmattrib.service.AttributionWorker;
+import org.llmattrib.service.QueueMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * Runs one worker until SIGTERM/SIGINT, then stops taking jobs, lets the running one finish within
- * --drain-timeout (else leaves it uncommitted for another worker) and leaves the group.
+ * --drain-timeout (else leaves it to another worker: released in a share group, uncommitted in a
+ * consumer group) and leaves the group.
  */
 @Command(name = "worker", description = "Run an attribution worker: consume requests, stream results.")
 final class WorkerCommand implements Callable<Integer> {
@@ -23,10 +25,18 @@ final class WorkerCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = "--group", defaultValue = "attribution-workers", description = "consumer group (default: ${DEFAULT-VALUE})")
+    @Option(names = "--group", defaultValue = "attribution-workers", description = "share group or consumer group (default: ${DEFAULT-VALUE})")
     String group;
 
-    @Option(names = "--instance-id", description = "static group membership (group.instance.id), e.g. the pod name")
+    @Option(names = "--queue", defaultValue = "share", description = "share: a share group (Kafka 4.2+), any number of "
+            + "workers per partition; group: a consumer group, for brokers without share groups (default: ${DEFAULT-VALUE})")
+    QueueMode queue;
+
+    @Option(names = "--max-attempts", defaultValue = "3", description = "runs of one request before it fails as "
+            + "too_many_attempts; share mode: keep it below the broker's group.share.delivery.count.limit (default: ${DEFAULT-VALUE})")
+    int maxAttempts;
+
+    @Option(names = "--instance-id", description = "worker id, e.g. the pod name; in group mode also static membership (group.instance.id)")
     String instanceId;
 
     @Option(names = "--metrics-port", defaultValue = "9400", description = "Prometheus /metrics and /health/* (default: ${DEFAULT-VALUE})")
@@ -46,7 +56,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Mixin
     LimitOptions limitOptions;
 
-    @Option(names = "--session-timeout-ms", defaultValue = "45000", description = "consumer session timeout")
+    @Option(names = "--session-timeout-ms", defaultValue = "45000", description = "consumer session timeout (group mode; a share group's is set on the broker)")
     int sessionTimeoutMs;
 
     @Override
@@ -54,9 +64,10 @@ final class WorkerCommand implements Callable<Integer> {
         AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrap,
                 kafka.properties(), modelOptions.model, modelOptions.device, group, instanceId, bindAddress, metricsPort,
                 resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout, drainTimeout,
-                Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5))));
-        System.err.println("worker " + worker.workerId() + " ready: group " + group + ", metrics on " + bindAddress + ":"
-                + worker.metricsPort());
+                Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5)),
+                queue, maxAttempts));
+        System.err.println("worker " + worker.workerId() + " ready: group " + group + " (" + queue.name().toLowerCase()
+                + "), metrics on " + bindAddress + ":" + worker.metricsPort());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             worker.close();

@@ -201,38 +201,49 @@ public final class LlamaModel implements AutoCloseable {
         return allowed.toType(dtype, false).sub(1).mul(1e9).expandDims(1);
     }
 
+    /** One decoder layer: x + attention(norm(x)), then + mlp(norm(x)). [B, L, hidden] in and out. */
     private NDArray decoderLayer(int index, NDArray x, NDArray cos, NDArray sin, NDArray bias, Taps taps,
             KvCache cache) {
         Layer l = layers.get(index);
         TapNames n = l.names();
-        long batch = x.getShape().get(0);
-        long len = x.getShape().get(1);
+        NDArray h = taps.at(n.inputNorm(), rmsNorm(x, l.inputNorm()));
+        x = x.add(taps.at(n.o(), attention(index, l, h, cos, sin, bias, taps, cache)));
+        NDArray h2 = taps.at(n.postNorm(), rmsNorm(x, l.postNorm()));
+        return taps.at(n.output(), x.add(taps.at(n.mlp(), mlp(l, h2, taps))));
+    }
+
+    /** Grouped-query self-attention with RoPE, through the KV cache when there is one: [B, L, hidden]. */
+    private NDArray attention(int index, Layer l, NDArray h, NDArray cos, NDArray sin, NDArray bias, Taps taps,
+            KvCache cache) {
+        TapNames n = l.names();
+        long batch = h.getShape().get(0);
+        long len = h.getShape().get(1);
         int heads = config.numHeads();
         int kvHeads = config.numKvHeads();
         int d = config.headDim();
-
-        NDArray h = taps.at(n.inputNorm(), rmsNorm(x, l.inputNorm()));
-        NDArray q = taps.at(n.q(), linear(h, l.q())).reshape(batch, len, heads, d).transpose(0, 2, 1, 3);
-        NDArray k = taps.at(n.k(), linear(h, l.k())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3);
-        NDArray v = taps.at(n.v(), linear(h, l.v())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3);
+        NDArray q = taps.at(n.q(), linear(h, l.q())).reshape(batch, len, heads, d).transpose(0, 2, 1, 3); // [B, H, L, d]
+        NDArray k = taps.at(n.k(), linear(h, l.k())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3); // [B, KV, L, d]
+        NDArray v = taps.at(n.v(), linear(h, l.v())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3); // [B, KV, L, d]
         q = rope(q, cos, sin);
         k = rope(k, cos, sin);
         if (cache != null) {
-            k = cache.append(index, k, v);
+            k = cache.append(index, k, v); // [B, KV, S, d], S = cached + L
             v = cache.values[index];
         }
-        k = repeatKv(k);
+        k = repeatKv(k); // [B, H, S, d]
         v = repeatKv(v);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(attentionScale).add(bias);
-        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, len, (long) heads * d);
-        x = x.add(taps.at(n.o(), linear(attn, l.o())));
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(attentionScale).add(bias); // [B, H, L, S]
+        NDArray attn = scores.softmax(-1).matMul(v) // [B, H, L, d]
+                .transpose(0, 2, 1, 3).reshape(batch, len, (long) heads * d); // [B, L, H*d]
+        return linear(attn, l.o());
+    }
 
-        NDArray h2 = taps.at(n.postNorm(), rmsNorm(x, l.postNorm()));
-        NDArray gate = taps.at(n.gate(), linear(h2, l.gate()));
-        NDArray up = taps.at(n.up(), linear(h2, l.up()));
-        NDArray down = taps.at(n.down(), linear(gate.mul(Activation.sigmoid(gate)).mul(up), l.down()));
-        NDArray mlp = taps.at(n.mlp(), down);
-        return taps.at(n.output(), x.add(mlp));
+    /** The SiLU-gated MLP: down(silu(gate(h)) * up(h)), [B, L, hidden]. */
+    private NDArray mlp(Layer l, NDArray h, Taps taps) {
+        TapNames n = l.names();
+        NDArray gate = taps.at(n.gate(), linear(h, l.gate())); // [B, L, intermediate]
+        NDArray up = taps.at(n.up(), linear(h, l.up()));
+        return taps.at(n.down(), linear(gate.mul(Activation.sigmoid(gate)).mul(up), l.down()));
     }
 
     /** Grouped-query attention: key/value head j serves query heads j*groups .. (j+1)*groups-1. */

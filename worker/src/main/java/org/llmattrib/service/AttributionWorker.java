@@ -54,10 +54,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One worker: the Llama model resident, a member of the request consumer group, results streamed
- * per target token. Start order matters: metrics/health first (so probes answer), then a check that
- * Kafka answers (so a wrong address fails in seconds, not after the model load), then the model (on
- * a Vert.x worker thread, never the event loop), then the consumers; ready only after all of them.
+ * One worker: the Llama model resident, a member of the request share group (or consumer group, by
+ * {@link QueueMode}), results streamed per target token. Start order matters: metrics/health first
+ * (so probes answer), then a check that Kafka answers (so a wrong address fails in seconds, not
+ * after the model load), then the model (on a Vert.x worker thread, never the event loop), then the
+ * consumers; ready only after all of them.
  */
 public final class AttributionWorker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AttributionWorker.class);
@@ -68,19 +69,23 @@ public final class AttributionWorker implements AutoCloseable {
      * @param connectTimeout how long Kafka may take to answer at start-up
      * @param limits what a request may ask, checked before any work
      * @param drainTimeout on close, how long the running job may take to finish before it is abandoned
-     * @param consumerOverrides request consumer properties (session timeout, say)
+     * @param consumerOverrides properties for the consumer-group consumer ({@link QueueMode#GROUP}; session timeout, say)
+     * @param queue a share group or a consumer group
+     * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
+     *     share mode keep it below the group's {@code share.delivery.count.limit}
      */
     public record Settings(String bootstrap, Properties kafka, Path model, String device, String group,
             String instanceId, String bindAddress, int metricsPort, Path resultStore, Limits limits,
-            Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides) {
+            Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides, QueueMode queue,
+            int maxAttempts) {
         public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
         public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
         /** No extra client properties, health on 127.0.0.1, default timeouts (tests, the demo, benchmarks). */
         public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
-                Path resultStore, Limits limits, Map<String, Object> consumerOverrides) {
+                Path resultStore, Limits limits, Map<String, Object> consumerOverrides, QueueMode queue, int maxAttempts) {
             this(bootstrap, new Properties(), model, device, group, instanceId, "127.0.0.1", metricsPort, resultStore,
-                    limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides);
+                    limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides, queue, maxAttempts);
         }
 
         /** The properties every Kafka client of the worker starts from. */
@@ -92,6 +97,10 @@ public final class AttributionWorker implements AutoCloseable {
         }
     }
 
+    /** The seq of the {@code failed} event of a given-up job: after anything its earlier runs published. */
+    static final long GIVE_UP_SEQ = Integer.MAX_VALUE;
+    static final String TOO_MANY_ATTEMPTS = "too_many_attempts";
+
     private final Vertx vertx;
     private final PrometheusMeterRegistry registry;
     private final WorkerMetrics metrics;
@@ -102,7 +111,10 @@ public final class AttributionWorker implements AutoCloseable {
     private KafkaProducer<String, byte[]> producer;
     private volatile CancelListener cancels;
     private volatile JobRegistry jobs;
-    private volatile JobConsumer consumer;
+    private volatile JobQueue queue;
+    private QueueBacklog backlog;
+    private AttemptCounter attempts;
+    private int maxAttempts;
     private JobRunner runner;
 
     private AttributionWorker(Settings s) {
@@ -118,7 +130,7 @@ public final class AttributionWorker implements AutoCloseable {
         eventSource = CloudEvents.workerSource(workerId);
     }
 
-    /** Starts a worker and returns once it is ready (model loaded, consumer a member of the group). */
+    /** Starts a worker and returns once it is ready (model loaded, request consumer a member of its group). */
     public static AttributionWorker start(Settings s) {
         AttributionWorker w = new AttributionWorker(s);
         try {
@@ -137,18 +149,18 @@ public final class AttributionWorker implements AutoCloseable {
 
     /** Live: no Kafka loop of this worker has died (the process should then be restarted). */
     public boolean live() {
-        return (consumer == null || consumer.alive()) && (cancels == null || cancels.alive())
+        return (queue == null || queue.alive()) && (cancels == null || cancels.alive())
                 && (jobs == null || jobs.alive());
     }
 
     /** Ready: live, the model loaded, and the request consumer a member of its group taking jobs. */
     public boolean ready() {
-        return live() && llama != null && consumer != null && consumer.ready();
+        return live() && llama != null && queue != null && queue.ready();
     }
 
     /**
      * Fails fast, with one clear message, when Kafka does not answer or lacks the service topics;
-     * creates the compacted jobs topic when it is missing.
+     * creates the compacted jobs topic (and in group mode the attempts topic) when it is missing.
      */
     private static void checkKafka(Settings s) {
         Properties p = s.clientProperties();
@@ -157,8 +169,11 @@ public final class AttributionWorker implements AutoCloseable {
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, timeoutMs);
         try (Admin admin = Admin.create(p)) {
             Set<String> topics = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
-            if (!topics.contains(Protocol.JOBS_TOPIC)) {
-                createJobsTopic(admin, timeoutMs);
+            for (String compacted : s.queue() == QueueMode.GROUP ? List.of(Protocol.JOBS_TOPIC, AttemptLog.TOPIC)
+                    : List.of(Protocol.JOBS_TOPIC)) {
+                if (!topics.contains(compacted)) {
+                    createCompacted(admin, compacted, timeoutMs);
+                }
             }
             Set<String> missing = new TreeSet<>(List.of(Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC,
                     Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC));
@@ -176,10 +191,10 @@ public final class AttributionWorker implements AutoCloseable {
         }
     }
 
-    private static void createJobsTopic(Admin admin, int timeoutMs)
+    private static void createCompacted(Admin admin, String topic, int timeoutMs)
             throws InterruptedException, ExecutionException, TimeoutException {
         try {
-            admin.createTopics(List.of(new NewTopic(Protocol.JOBS_TOPIC, Optional.of(1), Optional.empty())
+            admin.createTopics(List.of(new NewTopic(topic, Optional.of(1), Optional.empty())
                     .configs(Map.of("cleanup.policy", "compact")))).all().get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
@@ -203,20 +218,30 @@ public final class AttributionWorker implements AutoCloseable {
         producer = new KafkaProducer<>(p);
         jobs = new JobRegistry(kafka, producer, workerId).start(s.connectTimeout());
         cancels = new CancelListener(kafka).start(s.connectTimeout());
-        consumer = new JobConsumer(kafka, s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC, this::handle,
-                metrics, s.consumerOverrides(), s.drainTimeout());
-        consumer.start();
+        maxAttempts = s.maxAttempts();
+        if (s.queue() == QueueMode.SHARE) {
+            attempts = AttemptCounter.DELIVERY_COUNT;
+            queue = new ShareJobConsumer(kafka, s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics,
+                    s.drainTimeout());
+            backlog = new QueueBacklog(vertx, kafka, s.group(), Protocol.REQUESTS_TOPIC, registry, 15_000);
+        } else {
+            attempts = new AttemptLog(kafka, producer);
+            queue = new JobConsumer(kafka, s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC,
+                    (record, abandoned) -> handle(record, abandoned).done(), metrics, s.consumerOverrides(),
+                    s.drainTimeout());
+        }
+        queue.start();
         long until = System.currentTimeMillis() + 60_000;
-        while (!consumer.ready() && consumer.alive() && System.currentTimeMillis() < until) {
+        while (!queue.ready() && queue.alive() && System.currentTimeMillis() < until) {
             sleep(20);
         }
-        if (!consumer.alive()) {
+        if (!queue.alive()) {
             throw new IllegalStateException("the request consumer stopped at start-up (see the log)");
         }
     }
 
-    /** Runs one request record; true when its last record is acknowledged and its offset may be committed. */
-    private boolean handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
+    /** Runs one request record; how its queue settles it once its answer is acknowledged (or not). */
+    private Settlement handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
         long start = System.nanoTime();
         String source = record.topic() + "/" + record.partition() + "@" + record.offset();
         AttributionRequest request;
@@ -228,26 +253,34 @@ public final class AttributionWorker implements AutoCloseable {
                 sent.add(publish(JobRunner.undecodable(e)));
             }
             metrics.job(JobRunner.Status.FAILED, e.code(), Duration.ofNanos(System.nanoTime() - start), 0);
-            return acknowledged(sent, source);
+            return settled(sent, source, Settlement.FAILED);
         }
         String hash = JobRegistry.hash(request);
         return switch (jobs.decide(request.jobId(), hash, source)) {
             case ANSWERED -> {
                 LOG.info("{} ({}) is the same request as one running or done: nothing to do", request.jobId(), source);
-                yield true;
+                yield Settlement.COMPLETED;
             }
             case DUPLICATE -> {
                 metrics.job(JobRunner.Status.FAILED, "duplicate_job_id", Duration.ofNanos(System.nanoTime() - start), 0);
-                yield acknowledged(List.of(publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), 0,
+                yield settled(List.of(publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), 0,
                         "duplicate_job_id", "job id " + request.jobId() + " belongs to a different request that is"
-                                + " running or completed; choose a new job id", "job_id"))), source);
+                                + " running or completed; choose a new job id", "job_id"))), source, Settlement.FAILED);
             }
-            case RUN -> run(request, hash, record, source, abandoned, start);
+            case RUN -> {
+                int attempt = attempts.started(record);
+                Settlement settlement = attempt > maxAttempts ? giveUp(request, hash, record, source, attempt)
+                        : run(request, hash, record, source, abandoned, start);
+                if (settlement.done()) {
+                    attempts.finished(record);
+                }
+                yield settlement;
+            }
         };
     }
 
-    private boolean run(AttributionRequest request, String hash, ConsumerRecord<String, byte[]> record, String source,
-            AtomicBoolean abandoned, long start) {
+    private Settlement run(AttributionRequest request, String hash, ConsumerRecord<String, byte[]> record,
+            String source, AtomicBoolean abandoned, long start) {
         String jobId = request.jobId();
         LOG.info("running {} ({})", jobId, source);
         jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
@@ -257,28 +290,55 @@ public final class AttributionWorker implements AutoCloseable {
                 () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
         LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
-        if (outcome.status() == JobRunner.Status.ABANDONED || !acknowledged(List.of(last.get()), source)) {
-            return false;
+        if (outcome.status() == JobRunner.Status.ABANDONED) {
+            return Settlement.RETRY;
         }
-        jobs.record(jobId, hash, source, outcome.status() == JobRunner.Status.COMPLETED
-                ? JobStatus.State.COMPLETED : JobStatus.State.FAILED);
-        return true;
+        return ended(request, hash, source, List.of(last.get()),
+                outcome.status() == JobRunner.Status.COMPLETED ? Settlement.COMPLETED : Settlement.FAILED);
     }
 
-    /** Waits for the records of one request; false (the request will run again) when one was not written. */
-    private boolean acknowledged(List<Future<RecordMetadata>> sent, String source) {
+    /**
+     * A request delivered more often than allowed (its runs killed or stalled their workers, or
+     * were interrupted): a {@code failed} event with code {@code too_many_attempts} and a DLQ copy,
+     * and never run again.
+     */
+    private Settlement giveUp(AttributionRequest request, String hash, ConsumerRecord<String, byte[]> record,
+            String source, int attempt) {
+        String message = "attempt " + attempt + " of a request allowed " + maxAttempts
+                + " attempts: its earlier runs killed, stalled or lost their workers";
+        LOG.warn("giving up {} (job {}): {}", source, request.jobId(), message);
+        metrics.job(JobRunner.Status.FAILED, TOO_MANY_ATTEMPTS, Duration.ZERO, 0);
+        return ended(request, hash, source, List.of(
+                deadLetter(record, new ProtocolException(TOO_MANY_ATTEMPTS, null, request.jobId(), message)),
+                publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), GIVE_UP_SEQ,
+                        TOO_MANY_ATTEMPTS, message, null))), Settlement.FAILED);
+    }
+
+    /** A job's answer is out: once acknowledged, the registry records how the job ended. */
+    private Settlement ended(AttributionRequest request, String hash, String source, List<Future<RecordMetadata>> sent,
+            Settlement settlement) {
+        Settlement settled = settled(sent, source, settlement);
+        if (settled.done()) {
+            jobs.record(request.jobId(), hash, source, settlement == Settlement.COMPLETED
+                    ? JobStatus.State.COMPLETED : JobStatus.State.FAILED);
+        }
+        return settled;
+    }
+
+    /** Waits for the records of one request: {@code settlement} once all are written, else RETRY (it runs again). */
+    private Settlement settled(List<Future<RecordMetadata>> sent, String source, Settlement settlement) {
         producer.flush();
         try {
             for (Future<RecordMetadata> f : sent) {
                 f.get();
             }
-            return true;
+            return settlement;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return false;
+            return Settlement.RETRY;
         } catch (ExecutionException e) {
             LOG.error("the answer to {} was not acknowledged; the request will run again", source, e.getCause());
-            return false;
+            return Settlement.RETRY;
         }
     }
 
@@ -322,12 +382,18 @@ public final class AttributionWorker implements AutoCloseable {
 
     /**
      * Stops taking jobs, lets the running job finish within the drain timeout (else abandons it,
-     * uncommitted, for another worker), leaves the group, releases the model.
+     * unsettled, for another worker), leaves the group, releases the model.
      */
     @Override
     public void close() {
-        if (consumer != null) {
-            consumer.close();
+        if (queue != null) {
+            queue.close();
+        }
+        if (backlog != null) {
+            backlog.close();
+        }
+        if (attempts instanceof AttemptLog log) {
+            log.close();
         }
         if (cancels != null) {
             cancels.close();

@@ -1,7 +1,11 @@
 package org.llmattrib.service;
 
+import java.util.Arrays;
 import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
@@ -29,7 +33,15 @@ public final class EmbeddedKafka implements AutoCloseable {
                     .setConfigProp("transaction.state.log.replication.factor", "1")
                     .setConfigProp("transaction.state.log.min.isr", "1")
                     .setConfigProp("group.min.session.timeout.ms", "1000")
-                    .setConfigProp("auto.create.topics.enable", "false");
+                    .setConfigProp("auto.create.topics.enable", "false")
+                    // share groups (the worker's default queue): the share-group state topic on one node,
+                    // 5 deliveries per request (the worker gives up after --max-attempts, 3), locks of 30 s
+                    // that a worker renews while its job runs; tests may shorten locks down to 1 s
+                    .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
+                    .setConfigProp("share.coordinator.state.topic.min.isr", "1")
+                    .setConfigProp("group.share.delivery.count.limit", "5")
+                    .setConfigProp("group.share.record.lock.duration.ms", "30000")
+                    .setConfigProp("group.share.min.record.lock.duration.ms", "1000");
             extraConfig.forEach(builder::setConfigProp);
             KafkaClusterTestKit cluster = builder.build();
             formatQuietly(cluster);
@@ -56,10 +68,24 @@ public final class EmbeddedKafka implements AutoCloseable {
         return cluster.bootstrapServers();
     }
 
-    /** Creates the topics the service uses, with {@code partitions} partitions for requests and results. */
+    /** Client properties that reach this broker (for a client started alone, as the worker's are). */
+    public Properties clientProperties() {
+        Properties p = new Properties();
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        return p;
+    }
+
+    /** Creates the topics the service uses ({@link ServiceTopics}), {@code partitions} partitions for requests and results. */
     public void createServiceTopics(int partitions) {
         try (Admin admin = cluster.admin()) {
             ServiceTopics.create(admin, partitions);
+        }
+    }
+
+    /** Creates topics of {@code partitions} partitions (tests of a consumer alone). */
+    public void createTopics(int partitions, String... names) {
+        try (Admin admin = cluster.admin()) {
+            ServiceTopics.create(admin, Arrays.stream(names).map(name -> new NewTopic(name, partitions, (short) 1)).toList());
         }
     }
 

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * <p>KafkaConsumer is not thread-safe: everything touching it runs on the poll thread; the job
  * thread hands results back through a queue.
  */
-public final class JobConsumer implements AutoCloseable {
+public final class JobConsumer implements JobQueue {
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
 
     /**
@@ -112,16 +112,18 @@ public final class JobConsumer implements AutoCloseable {
         this.pollThread = new Thread(this::pollLoop, "attribution-poll");
     }
 
+    @Override
     public void start() {
         pollThread.start();
     }
 
-    /** False once the poll loop has died of an error; a closed consumer is still "alive". */
+    @Override
     public boolean alive() {
         return died == null;
     }
 
     /** A member of the group (its assignment known, possibly empty) that takes new jobs. */
+    @Override
     public boolean ready() {
         return member && running && died == null;
     }

@@ -12,13 +12,21 @@ import org.llmattrib.protocol.Protocol;
 final class ServiceTopics {
     private ServiceTopics() {}
 
-    /** Creates them, {@code partitions} partitions for requests and results; existing ones are left alone. */
+    /**
+     * Creates them, {@code partitions} partitions for requests and results, and the compacted job
+     * statuses and (consumer-group mode) attempt counts; existing ones are left alone.
+     */
     static void create(Admin admin, int partitions) {
-        List<NewTopic> topics = List.of(new NewTopic(Protocol.REQUESTS_TOPIC, partitions, (short) 1),
+        create(admin, List.of(new NewTopic(Protocol.REQUESTS_TOPIC, partitions, (short) 1),
                 new NewTopic(Protocol.RESULTS_TOPIC, partitions, (short) 1),
                 new NewTopic(Protocol.CONTROL_TOPIC, 1, (short) 1),
                 new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1),
-                new NewTopic(Protocol.JOBS_TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")));
+                new NewTopic(Protocol.JOBS_TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")),
+                new NewTopic(AttemptLog.TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact"))));
+    }
+
+    /** Creates {@code topics}; existing ones are left alone. */
+    static void create(Admin admin, List<NewTopic> topics) {
         for (NewTopic topic : topics) {
             try {
                 admin.createTopics(List.of(topic)).all().get();

@@ -62,8 +62,10 @@ class BrokerCommandTest {
         Process first = broker(port, data, dir.resolve("first.out"));
         try {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-                assertThat(admin.listTopics().names().get()).contains(Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC,
-                        Protocol.CONTROL_TOPIC, Protocol.DEAD_LETTER_TOPIC, Protocol.JOBS_TOPIC);
+                // topic metadata reaches every listener shortly after the broker reports ready
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(admin.listTopics().names().get())
+                        .contains(Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC, Protocol.CONTROL_TOPIC,
+                                Protocol.DEAD_LETTER_TOPIC, Protocol.JOBS_TOPIC));
             }
             try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
                     ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,

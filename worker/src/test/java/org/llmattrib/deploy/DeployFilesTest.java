@@ -38,8 +38,8 @@ class DeployFilesTest {
 
     private static final String NAMESPACE = "attribution";
     private static final String REQUESTS = "attribution.requests";
-    private static final List<String> TOPICS =
-            List.of(REQUESTS, "attribution.results", "attribution.control", "attribution.requests.dlq", "attribution.jobs");
+    private static final List<String> TOPICS = List.of(REQUESTS, "attribution.results", "attribution.control",
+            "attribution.requests.dlq", "attribution.jobs", "attribution.attempts");
 
     // ---------------------------------------------------------------- Kubernetes
 
@@ -99,6 +99,8 @@ class DeployFilesTest {
         assertThat(option(args, "--model")).isEqualTo("/models/llama");
         assertThat(option(args, "--device")).isEqualTo("cuda");
         assertThat(option(args, "--group")).isEqualTo("attribution-workers");
+        assertThat(option(args, "--queue")).isEqualTo("share");
+        assertThat(Integer.parseInt(option(args, "--max-attempts"))).isBetween(1, 4);
         assertThat(option(args, "--metrics-port")).isEqualTo("9400");
         assertThat(option(args, "--instance-id")).isEqualTo("$(POD_NAME)");
         assertThat(container.path("env").findValues("fieldPath").stream().map(JsonNode::asText))
@@ -160,30 +162,33 @@ class DeployFilesTest {
     }
 
     @Test
-    void kedaScalesTheWorkerGroupUpToThePartitionCount() throws IOException {
+    void kedaScalesTheShareGroupOnTheBacklogGaugeOfTheWorkers() throws IOException {
         JsonNode scaled = one("ScaledObject");
         assertThat(scaled.path("apiVersion").asText()).isEqualTo("keda.sh/v1alpha1");
         assertThat(scaled.path("spec").path("scaleTargetRef").path("name").asText()).isEqualTo("attribution-worker");
 
+        // KEDA's Kafka scalers read consumer-group lag only: share mode scales on the workers' gauge
         JsonNode trigger = scaled.path("spec").path("triggers").get(0);
-        assertThat(trigger.path("type").asText()).isEqualTo("kafka");
+        assertThat(trigger.path("type").asText()).isEqualTo("prometheus");
         JsonNode meta = trigger.path("metadata");
-        assertThat(meta.path("topic").asText()).isEqualTo(REQUESTS);
-        assertThat(meta.path("consumerGroup").asText())
-                .isEqualTo(option(texts(workerContainer().path("args")), "--group"))
-                .isEqualTo("attribution-workers");
-        assertThat(Integer.parseInt(meta.path("lagThreshold").asText())).isPositive();
+        assertThat(meta.path("query").asText()).contains("attribution_queue_backlog").contains(NAMESPACE);
+        assertThat(Integer.parseInt(meta.path("threshold").asText())).isPositive();
+        assertThat(meta.path("serverAddress").asText()).startsWith("http");
 
-        // one consumer per partition at most: more replicas than partitions would idle on a GPU
+        // the gauge comes from the workers: at least one must run; a share group is not capped by partitions
         Map<String, Integer> partitions = partitions(topicsJobScript());
         assertThat(partitions.keySet()).containsExactlyInAnyOrderElementsOf(TOPICS);
         int max = scaled.path("spec").path("maxReplicaCount").asInt();
-        assertThat(max).isEqualTo(partitions.get(REQUESTS));
-        assertThat(scaled.path("spec").path("minReplicaCount").asInt()).isBetween(0, max);
+        assertThat(scaled.path("spec").path("minReplicaCount").asInt()).isBetween(1, max);
+        assertThat(max).isGreaterThan(partitions.get(REQUESTS));
 
-        // the three places that name the Kafka cluster name the same one
+        // the share group the topics Job configures is the workers' group
+        String group = option(texts(workerContainer().path("args")), "--group");
+        assertThat(topicsJobScript()).contains("--entity-type groups --entity-name " + group + " --add-config "
+                + "share.auto.offset.reset=earliest,share.renew.acknowledge.enable=true");
+
+        // the two places that name the Kafka cluster name the same one
         String bootstrap = env(workerContainer(), "KAFKA_BOOTSTRAP");
-        assertThat(meta.path("bootstrapServers").asText()).isEqualTo(bootstrap);
         assertThat(env(one("Job").path("spec").path("template").path("spec").path("containers").get(0),
                 "KAFKA_BOOTSTRAP")).isEqualTo(bootstrap);
     }
@@ -195,19 +200,25 @@ class DeployFilesTest {
         JsonNode services = compose().path("services");
 
         JsonNode kafka = services.path("kafka");
-        assertThat(kafka.path("image").asText()).isEqualTo("apache/kafka:4.1.0");
+        assertThat(kafka.path("image").asText()).isEqualTo("apache/kafka:4.3.1");
         JsonNode kenv = kafka.path("environment");
         assertThat(kenv.path("KAFKA_PROCESS_ROLES").asText()).contains("broker").contains("controller");
         assertThat(kenv.path("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS").asInt(-1)).isZero();
         assertThat(kenv.path("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR").asInt()).isEqualTo(1);
         assertThat(kenv.path("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR").asInt()).isEqualTo(1);
+        assertThat(kenv.path("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR").asInt()).isEqualTo(1);
+        // the workers give up (too_many_attempts) before the broker stops delivering
+        int deliveryLimit = kenv.path("KAFKA_GROUP_SHARE_DELIVERY_COUNT_LIMIT").asInt();
         String advertised = kenv.path("KAFKA_ADVERTISED_LISTENERS").asText();
 
         JsonNode init = services.path("kafka-init");
         Map<String, Integer> partitions = partitions(String.join("\n", texts(init.path("command"))));
         assertThat(partitions).containsExactlyInAnyOrderEntriesOf(Map.of(
                 "attribution.requests", 6, "attribution.results", 6,
-                "attribution.control", 1, "attribution.requests.dlq", 1, "attribution.jobs", 1));
+                "attribution.control", 1, "attribution.requests.dlq", 1, "attribution.jobs", 1,
+                "attribution.attempts", 1));
+        assertThat(String.join("\n", texts(init.path("command"))))
+                .contains("--topic attribution.attempts --partitions 1 --replication-factor 1 --config cleanup.policy=compact");
 
         JsonNode worker = services.path("worker");
         assertThat(worker.path("build").path("dockerfile").asText()).isEqualTo("deploy/Dockerfile.cuda");
@@ -221,6 +232,8 @@ class DeployFilesTest {
         assertThat(texts(device.path("capabilities"))).contains("gpu");
         assertThat(texts(worker.path("volumes"))).contains("${MODEL_DIR:-./models/llama}:/models/llama:ro");
         assertThat(texts(worker.path("command"))).first().isEqualTo("worker");
+        assertThat(option(texts(worker.path("command")), "--queue")).isEqualTo("share");
+        assertThat(Integer.parseInt(option(texts(worker.path("command")), "--max-attempts"))).isLessThan(deliveryLimit);
         assertThat(worker.path("depends_on").path("kafka-init").path("condition").asText())
                 .isEqualTo("service_completed_successfully");
         String workerBootstrap = worker.path("environment").path("KAFKA_BOOTSTRAP").asText();
@@ -250,31 +263,23 @@ class DeployFilesTest {
     }
 
     @Test
-    void cudaDockerfileUsesLibtorch271FromPytorchAndTheBuildsDjlVersion() throws IOException {
+    void cudaDockerfileBuildsTheCudaProfileJarOnACuda124Runtime() throws IOException {
         List<String[]> df = dockerfile(DEPLOY.resolve("Dockerfile.cuda"));
         List<String> froms = args(df, "FROM");
         assertThat(froms).first().asString().startsWith("maven:3.9-eclipse-temurin-17 ");
+        // the cuda profile's libtorch is built for CUDA 12.4: the runtime image must match it
+        String pom = Files.readString(ROOT.resolve("pom.xml"));
+        assertThat(pom).contains("<pytorch.native>pytorch-native-cu124</pytorch.native>");
         assertThat(froms).last().asString().isEqualTo("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04");
         assertCommonImage(df);
-
-        String env = String.join(" ", args(df, "ENV"));
-        assertThat(env).contains("PYTORCH_LIBRARY_PATH=/opt/libtorch/lib", "PYTORCH_VERSION=${PYTORCH_VERSION}",
-                "PYTORCH_FLAVOR=${PYTORCH_FLAVOR}", "DEVICE=cuda", "ATTRIB_CACHE=/var/cache/attrib");
-        // the build args agree with the versions the jar is built with (parent pom)
-        String pom = Files.readString(ROOT.resolve("pom.xml"));
-        String pytorch = xmlProperty(pom, "pytorch.version");
-        String djl = xmlProperty(pom, "djl.version");
-        List<String> argDefaults = args(df, "ARG");
-        assertThat(argDefaults).contains("PYTORCH_VERSION=" + pytorch, "DJL_VERSION=" + djl, "PYTORCH_FLAVOR=cu126");
-        assertThat(argDefaults).anyMatch(a -> a.equals("LIBTORCH_URL=https://download.pytorch.org/libtorch/cu126/"
-                + "libtorch-cxx11-abi-shared-with-deps-" + pytorch + "%2Bcu126.zip"));
-        // a JRE is brought in, and the DJL JNI lands where DJL looks first with PYTORCH_LIBRARY_PATH
+        assertThat(String.join("\n", args(df, "RUN"))).contains("-Pcuda package");
+        assertThat(String.join(" ", args(df, "ENV"))).contains("DEVICE=cuda", "ATTRIB_CACHE=/var/cache/attrib")
+                .doesNotContain("PYTORCH_LIBRARY_PATH");
         assertThat(args(df, "COPY")).anyMatch(c -> c.startsWith("--from=eclipse-temurin:17-jre"));
-        assertThat(String.join("\n", args(df, "RUN"))).contains("/opt/libtorch/lib/${DJL_VERSION}-libdjl_torch.so");
     }
 
     private static void assertCommonImage(List<String[]> df) {
-        assertThat(String.join("\n", args(df, "RUN"))).containsPattern("mvn -B -DskipTests( -D\\S+)* package");
+        assertThat(String.join("\n", args(df, "RUN"))).containsPattern("mvn -B -DskipTests( -D\\S+)*( -Pcuda)? package");
         List<String> copies = args(df, "COPY");
         assertThat(copies).anyMatch(c -> c.matches("--from=build \\S*worker/target/attrib\\.jar /app/attrib\\.jar"));
         assertThat(copies).anyMatch(c -> c.matches("(--chmod=\\d+ )?deploy/entrypoint\\.sh /app/entrypoint\\.sh"));

@@ -24,6 +24,7 @@ import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
+import org.llmattrib.service.QueueMode;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
@@ -59,7 +60,8 @@ class DashboardBrowserTest {
         kafka = EmbeddedKafka.start(0, Map.of());
         kafka.createServiceTopics(3);
         worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", "browser-workers", null, 0, null, Limits.cpu(), Map.of()));
+                TestModels.tinyLlama3Dir(), "cpu", "browser-workers", null, 0, null, Limits.cpu(), Map.of(),
+                QueueMode.SHARE, 3));
         gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()));
         assertThat(gateway.awaitReady(Duration.ofSeconds(30))).isTrue();
     }

@@ -292,6 +292,21 @@ class GatewayApiTest {
     }
 
     @Test
+    void untilTheResultsTopicIsReadTheGatewayIsNotReadyAndRefusesToSubmit() throws Exception {
+        try (EmbeddedKafka empty = EmbeddedKafka.start(0, Map.of());
+                Gateway waiting = Gateway.start(GatewayConfig.local(empty.bootstrapServers()))) {
+            // no results topic yet: the consumer cannot be assigned
+            Thread.sleep(1500);
+            assertThat(send(waiting, "GET", "/health/ready", null).statusCode()).isEqualTo(503);
+            assertError(send(waiting, "POST", "/v1/jobs", example("too-early")), 503, "not_ready", null);
+            empty.createServiceTopics(3);
+            await().atMost(Duration.ofSeconds(30)).until(() -> send(waiting, "GET", "/health/ready", null)
+                    .statusCode() == 200);
+            assertThat(send(waiting, "POST", "/v1/jobs", example("in-time")).statusCode()).isEqualTo(202);
+        }
+    }
+
+    @Test
     void openApiDescribesTheApi() throws Exception {
         JsonNode doc = json(send(gateway, "GET", "/openapi.json", null));
         assertThat(doc.get("openapi").asText()).isEqualTo("3.1.0");

@@ -60,7 +60,7 @@ class ChaosTest {
                     AttributionClient client = new AttributionClient(bootstrap);
                     AttributionWorker rescuer = AttributionWorker.start(new AttributionWorker.Settings(bootstrap,
                             TestModels.tinyLlama3Dir(), "cpu", group, "rescuer", 0, null, Limits.cpu(),
-                            Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)))) {
+                            Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), QueueMode.SHARE, 3))) {
                 Jobs jobs = new Jobs(client, results, "kill-");
                 Map<String, Integer> killsOf = new LinkedHashMap<>();
                 List<String> log = new ArrayList<>();
@@ -192,7 +192,7 @@ class ChaosTest {
                     AttributionClient client = new AttributionClient(bootstrap, new Properties(), Duration.ofMinutes(3))) {
                 worker = AttributionWorker.start(new AttributionWorker.Settings(bootstrap, TestModels.tinyLlama3Dir(),
                         "cpu", "chaos-restart", "restart-worker", 0, null, Limits.cpu(),
-                        Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
+                        Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), QueueMode.SHARE, 3));
                 AttributionWorker w = worker;
                 Jobs jobs = new Jobs(client, results, "restart-");
                 List<String> outages = new ArrayList<>();

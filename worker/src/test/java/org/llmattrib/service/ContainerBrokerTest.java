@@ -33,10 +33,12 @@ class ContainerBrokerTest {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, KAFKA.getBootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic(Protocol.REQUESTS_TOPIC, 2, (short) 1),
                     new NewTopic(Protocol.RESULTS_TOPIC, 2, (short) 1), new NewTopic(Protocol.CONTROL_TOPIC, 1, (short) 1),
-                    new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1))).all().get();
+                    new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1),
+                    new NewTopic(AttemptLog.TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")))).all().get();
         }
         try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(KAFKA.getBootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", "container-workers", null, 0, null, Limits.cpu(), Map.of()));
+                TestModels.tinyLlama3Dir(), "cpu", "container-workers", null, 0, null, Limits.cpu(), Map.of(),
+                QueueMode.GROUP, 3));
                 AttributionClient client = new AttributionClient(KAFKA.getBootstrapServers())) {
             List<AttributionEvent> events = new ArrayList<>();
             AttributionEvent last = client.submitAndFollow("container-job",

@@ -50,7 +50,7 @@ class MalformedRecordsTest {
             kafka.createServiceTopics(2);
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
                     TestModels.tinyLlama3Dir(), "cpu", "malformed", "flood-worker", 0, null, Limits.cpu(),
-                    Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
+                    Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), QueueMode.GROUP, 3));
                     KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
                             ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                             ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 1_000_000,

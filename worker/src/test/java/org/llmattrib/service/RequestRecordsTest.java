@@ -46,7 +46,7 @@ class RequestRecordsTest {
         kafka.createServiceTopics(2);
         worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
                 TestModels.tinyLlama3Dir(), "cpu", "records", "records-worker", 0, null, Limits.cpu(),
-                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
+                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), QueueMode.GROUP, 3));
         client = new AttributionClient(kafka.bootstrapServers());
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                 ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),

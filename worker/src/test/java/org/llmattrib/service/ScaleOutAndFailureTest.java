@@ -357,7 +357,7 @@ class ScaleOutAndFailureTest {
     static AttributionWorker startWorker(String group, String instanceId) {
         AttributionWorker w = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
                 TestModels.tinyLlama3Dir(), "cpu", group, instanceId, 0, null, Limits.cpu(),
-                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500)));
+                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), QueueMode.GROUP, 3));
         workers.add(w);
         return w;
     }
@@ -370,7 +370,7 @@ class ScaleOutAndFailureTest {
 
     /** `attrib worker` in its own JVM, returned once it printed that it is ready. */
     static Process startWorkerProcess(String group, Path stderr) throws Exception {
-        return ServiceProcesses.worker(kafka.bootstrapServers(), group, stderr);
+        return ServiceProcesses.worker(kafka.bootstrapServers(), group, stderr, "--queue", "group");
     }
 
     static String tail(String s, int chars) {

@@ -27,30 +27,38 @@ import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.AfterParameterizedClassInvocation;
+import org.junit.jupiter.params.BeforeParameterizedClassInvocation;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** A real KRaft broker in this JVM, a worker on the tiny checkpoint, requests through the client API. */
+/**
+ * A real KRaft broker in this JVM, a worker on the tiny checkpoint, requests through the client API;
+ * the whole class once per queue mode (a share group, a consumer group), each on a fresh broker.
+ */
+@ParameterizedClass
+@EnumSource(QueueMode.class)
 class ServiceEndToEndTest {
     static EmbeddedKafka kafka;
     static AttributionWorker worker;
     static AttributionClient client;
 
-    @BeforeAll
-    static void start() {
+    /** Takes the invocation's argument (JUnit's contract; the broker and worker are per invocation, below). */
+    ServiceEndToEndTest(QueueMode queue) {
+    }
+
+    @BeforeParameterizedClassInvocation
+    static void start(QueueMode queue) {
         kafka = EmbeddedKafka.start(0, Map.of());
         kafka.createServiceTopics(3);
-        worker = AttributionWorker.start(settings("e2e-workers", null));
+        worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
+                TestModels.tinyLlama3Dir(), "cpu", "e2e-workers", null, 0, null, Limits.cpu(),
+                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500), queue, 3));
         client = new AttributionClient(kafka.bootstrapServers());
     }
 
-    static AttributionWorker.Settings settings(String group, String instanceId) {
-        return new AttributionWorker.Settings(kafka.bootstrapServers(), TestModels.tinyLlama3Dir(), "cpu", group,
-                instanceId, 0, null, Limits.cpu(), Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500));
-    }
-
-    @AfterAll
+    @AfterParameterizedClassInvocation
     static void stop() {
         client.close();
         worker.close();
@@ -145,6 +153,30 @@ class ServiceEndToEndTest {
         assertThat(new String(malformed.headers().lastHeader("error.code").value(), StandardCharsets.UTF_8))
                 .isEqualTo("malformed_json");
         assertThat(dead).extracting(ConsumerRecord::key).doesNotContain("bad-4", "bad-5");
+    }
+
+    /**
+     * The duplicate and the no-op are settled like any job (share mode: REJECTed and ACCEPTed, never
+     * left acquired): a job sent behind them on their partition still runs.
+     */
+    @Test
+    void aDuplicateJobIdIsRefusedAnIdenticalResubmissionIsANoOpAndTheQueueGoesOn() throws Exception {
+        byte[] original = example("seed-token-feature-ablation", "same-id");
+        List<AttributionEvent> first = run("same-id", original);
+        assertThat(first.get(first.size() - 1)).isInstanceOf(AttributionEvent.Completed.class);
+
+        ObjectNode other = (ObjectNode) Protocol.JSON.readTree(original);
+        other.put("target", " tennis");
+        assertFailed(run("same-id", Protocol.JSON.writeValueAsBytes(other)), "duplicate_job_id", "job_id");
+
+        client.submitRaw("same-id", original).join();
+        // keyed like the no-op, so on its partition, behind it
+        client.submitRaw("same-id", example("seed-token-feature-ablation", "behind-same-id")).join();
+        try (var events = client.events("behind-same-id", Duration.ofMinutes(2))) {
+            assertThat(events.reduce((a, b) -> b)).get().isInstanceOf(AttributionEvent.Completed.class);
+        }
+        assertThat(readAll(Protocol.RESULTS_TOPIC)).filteredOn(r -> "same-id".equals(r.key()))
+                .as("events of same-id: the first run's and one failed").hasSize(first.size() + 1);
     }
 
     @Test
