@@ -17,11 +17,18 @@ public sealed interface Quantity {
      */
     NDArray at(int t, long target, NDArray logProbs);
 
-    /** The neutral element of {@link #combine}: f of the empty sequence. */
-    double identity();
+    /** The neutral element of {@link #combine}: f of the empty sequence (0 for a sum of log terms). */
+    default double identity() {
+        return 0;
+    }
 
-    /** The sequence quantity (Captum's seq_attr target) from the one before and token t's value. */
-    double combine(double sequence, double token);
+    /**
+     * The sequence quantity (Captum's seq_attr target) from the one before and token t's value: the
+     * sum, for quantities that are logs of per-token probabilities (or their differences).
+     */
+    default double combine(double sequence, double token) {
+        return sequence + token;
+    }
 
     /** Checks this quantity against the final target (known only after generation). */
     default void check(long[] target) {}
@@ -31,16 +38,6 @@ public sealed interface Quantity {
         @Override
         public NDArray at(int t, long target, NDArray logProbs) {
             return pick(logProbs, target);
-        }
-
-        @Override
-        public double identity() {
-            return 0;
-        }
-
-        @Override
-        public double combine(double sequence, double token) {
-            return sequence + token;
         }
     }
 
@@ -70,16 +67,6 @@ public sealed interface Quantity {
         @Override
         public NDArray at(int t, long target, NDArray logProbs) {
             return pick(logProbs, target).sub(pick(logProbs, ids[ids.length == 1 ? 0 : t]));
-        }
-
-        @Override
-        public double identity() {
-            return 0;
-        }
-
-        @Override
-        public double combine(double sequence, double token) {
-            return sequence + token;
         }
 
         @Override
