@@ -309,7 +309,6 @@ class AttributionAxiomsTest {
                 assertThat(token.positionSums().get(layer)).containsExactly(same.positionSums().get(layer), within(1e-9));
             }
         }
-        assertThat(fixed.keySet()).as("steps chosen per token").isNotEmpty();
     }
 
     @Test
