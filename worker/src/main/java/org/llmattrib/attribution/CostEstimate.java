@@ -1,7 +1,9 @@
 package org.llmattrib.attribution;
 
+import ai.djl.ndarray.types.DataType;
 import org.llmattrib.attribution.gradient.GradientMethod;
 import org.llmattrib.llama.LlamaConfig;
+import org.llmattrib.llama.NativeCast;
 
 /**
  * A job's model FLOPs, estimated from its plan before any work with the FLOP model that
@@ -21,7 +23,7 @@ import org.llmattrib.llama.LlamaConfig;
  * prompts once and computes their shared prefix once.
  *
  * <p>The KV caches are what a perturbation job keeps until its last target token: keys and values
- * (float32) of every layer for every prompt and position (prompt + target). Gradient methods keep no
+ * (in the model's type) of every layer for every prompt and position (prompt + target). Gradient methods keep no
  * KV cache (only greedy generation of their target does); their memory is bounded by the batch rows.
  *
  * @param flops estimated model FLOPs
@@ -30,7 +32,8 @@ import org.llmattrib.llama.LlamaConfig;
  */
 public record CostEstimate(double flops, double kvCacheBytes, String basis) {
 
-    public static CostEstimate of(LlamaConfig config, Job job) {
+    /** The estimate for a model of {@code config} whose activations are {@code dtype}. */
+    public static CostEstimate of(LlamaConfig config, DataType dtype, Job job) {
         int prompt = job.features().fullPrompt().length;
         boolean generated = job.target() == null;
         int targetTokens = generated ? job.maxNewTokens() : job.target().length;
@@ -38,7 +41,7 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
         String after = generated ? ", after generating " + targetTokens + " tokens" : "";
         if (job.method() instanceof Job.Perturbation p) {
             double prompts = 1 + (double) job.trials() * p.method().coalitionCount(job.features().featureCount());
-            double kvCache = prompts * (prompt + targetTokens) * kvBytesPerPosition(config);
+            double kvCache = prompts * (prompt + targetTokens) * kvBytesPerPosition(config, dtype);
             return new CostEstimate(generation + scoring(config, prompts, prompt, targetTokens), kvCache, String.format(
                     "%.0f perturbed prompts of %d tokens x %d target tokens%s", prompts, prompt, targetTokens, after));
         }
@@ -54,7 +57,7 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
             long upTo = prompt + t;
             flops += 3 * rows * config.forwardFlops(upTo, (upTo + 1) / 2, 1);
         }
-        double generationCache = generated ? length * kvBytesPerPosition(config) : 0;
+        double generationCache = generated ? length * kvBytesPerPosition(config, dtype) : 0;
         return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens, forward and"
                 + " backward over %d to %d positions%s", paths, method.sampleCount(), targetTokens, prompt,
                 prompt + targetTokens - 1, after));
@@ -67,9 +70,9 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
         return rows * perRow;
     }
 
-    /** Keys and values of every layer for one row and position, in float32. */
-    private static double kvBytesPerPosition(LlamaConfig config) {
-        return 2.0 * config.numLayers() * config.numKvHeads() * config.headDim() * Float.BYTES;
+    /** Keys and values of every layer for one row and position. */
+    private static double kvBytesPerPosition(LlamaConfig config, DataType dtype) {
+        return 2.0 * config.numLayers() * config.numKvHeads() * config.headDim() * NativeCast.bytes(dtype);
     }
 
     /** Like 3.2e15. */

@@ -95,7 +95,7 @@ public final class RequestPlanner {
                 r.multiLayerOrDefault().equals("joint"), quantity, r.numTrialsOrDefault(),
                 Job.Reduce.valueOf(r.reduceOrDefault().toUpperCase(java.util.Locale.ROOT)), m.seedOrDefault(),
                 rows, deadline(r.deadline()));
-        limits.checkCost(CostEstimate.of(llama.model().config(), job));
+        limits.checkCost(CostEstimate.of(llama.model().config(), llama.model().dtype(), job));
         return job;
     }
 

@@ -10,6 +10,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -20,6 +21,11 @@ import java.util.regex.Pattern;
  *
  * <p>Intermediate arrays are created in the manager of the input ids; callers scope that manager
  * per request or step. The model's weights live in the model's own manager.
+ *
+ * <p>Weights and matmuls are in the model's {@link #dtype()}; as in Hugging Face's Llama, RMSNorm,
+ * the attention softmax and the logits run in the {@link #wideType()} (float32, or float64 for a
+ * float64 model), cast back to the model's type where they feed a matmul. For float32 and float64
+ * models every such cast is the identity.
  */
 public final class LlamaModel implements AutoCloseable {
 
@@ -55,6 +61,7 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
     private final NDManager manager;
     private final DataType dtype;
+    private final DataType wide;
     private final NDArray embedTokens;
     private final NDArray finalNorm;
     private final NDArray lmHead;
@@ -70,13 +77,18 @@ public final class LlamaModel implements AutoCloseable {
     private final List<String> tapNames = new ArrayList<>();
 
     /**
-     * Builds the model from {@code weights}, in {@code dtype} (FLOAT32 for serving; FLOAT64 for
-     * exact checks). The model owns {@code manager} and closes it.
+     * Builds the model from {@code weights}, in {@code dtype} (FLOAT32 for serving, BFLOAT16 or
+     * FLOAT16 for half the memory; FLOAT64 for exact checks). The model owns {@code manager} and closes it.
      */
     public LlamaModel(LlamaConfig config, WeightSource weights, NDManager manager, DataType dtype) {
+        if (!EnumSet.of(DataType.FLOAT64, DataType.FLOAT32, DataType.BFLOAT16, DataType.FLOAT16).contains(dtype)) {
+            manager.close();
+            throw new IllegalArgumentException("model type " + dtype + " is not one of float64, float32, bfloat16, float16");
+        }
         this.config = config;
         this.manager = manager;
         this.dtype = dtype;
+        this.wide = dtype == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
         int h = config.hiddenSize();
         int qDim = config.numHeads() * config.headDim();
         int kvDim = config.numKvHeads() * config.headDim();
@@ -102,26 +114,47 @@ public final class LlamaModel implements AutoCloseable {
             finalNorm = load(weights, "model.norm.weight", h);
             tapNames.add(FINAL_NORM);
             lmHead = config.tieWordEmbeddings() ? embedTokens : load(weights, "lm_head.weight", config.vocabSize(), h);
-            invFreq = manager.create(config.ropeInverseFrequencies()).toType(dtype, false);
-            attentionScale = manager.create(1.0 / Math.sqrt(config.headDim())).toType(dtype, false);
-            rmsNormEps = manager.create(config.rmsNormEps()).toType(dtype, false);
+            invFreq = manager.create(config.ropeInverseFrequencies()).toType(wide, false);
+            attentionScale = manager.create(1.0 / Math.sqrt(config.headDim())).toType(wide, false);
+            rmsNormEps = manager.create(config.rmsNormEps()).toType(wide, false);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
         }
     }
 
+    /** One weight in the model's type; the source's array is freed at once when it had another type. */
     private NDArray load(WeightSource weights, String name, long... shape) {
         NDArray a = weights.load(name, manager, shape);
-        return a.getDataType() == dtype ? a : a.toType(dtype, false);
+        NDArray cast = toModelType(a);
+        if (cast != a) {
+            a.close();
+        }
+        return cast;
     }
 
     public LlamaConfig config() {
         return config;
     }
 
+    /** The type of the weights, of every tap's output and of the matmuls. */
     public DataType dtype() {
         return dtype;
+    }
+
+    /** The type of norms, softmaxes and logits: float32, or float64 for a float64 model. */
+    public DataType wideType() {
+        return wide;
+    }
+
+    /** {@code x} in the model's type, differentiably (see {@link NativeCast}). */
+    public NDArray toModelType(NDArray x) {
+        return NativeCast.cast(x, dtype);
+    }
+
+    /** {@code x} in the {@link #wideType()}, differentiably. */
+    public NDArray toWideType(NDArray x) {
+        return NativeCast.cast(x, wide);
     }
 
     public NDManager manager() {
@@ -172,10 +205,10 @@ public final class LlamaModel implements AutoCloseable {
         NDArray positions = counts.sub(1).add(seenBefore).maximum(0);
         NDArray keyMask = cache == null || cache.keyMask == null ? tokenMask : cache.keyMask.concat(tokenMask, 1);
 
-        NDArray freqs = positions.toType(dtype, false).expandDims(-1).mul(invFreq);
+        NDArray freqs = positions.toType(wide, false).expandDims(-1).mul(invFreq);
         NDArray angles = freqs.concat(freqs, -1).expandDims(1); // [B, 1, L, headDim]
-        NDArray cos = angles.cos();
-        NDArray sin = angles.sin();
+        NDArray cos = toModelType(angles.cos());
+        NDArray sin = toModelType(angles.sin());
         NDArray bias = attentionBias(m, keyMask, past, len);
 
         NDArray x = taps.at(EMBED, Embedding.embedding(ids, embedTokens, SparseFormat.DENSE).singletonOrThrow());
@@ -198,7 +231,7 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         NDArray allowed = m.create(causal, new Shape(1, len, keys)).logicalAnd(keyMask.expandDims(1));
-        return allowed.toType(dtype, false).sub(1).mul(1e9).expandDims(1);
+        return allowed.toType(wide, false).sub(1).mul(1e9).expandDims(1);
     }
 
     /** One decoder layer: x + attention(norm(x)), then + mlp(norm(x)). [B, L, hidden] in and out. */
@@ -232,8 +265,8 @@ public final class LlamaModel implements AutoCloseable {
         }
         k = repeatKv(k); // [B, H, S, d]
         v = repeatKv(v);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(attentionScale).add(bias); // [B, H, L, S]
-        NDArray attn = scores.softmax(-1).matMul(v) // [B, H, L, d]
+        NDArray scores = toWideType(q.matMul(k.transpose(0, 1, 3, 2))).mul(attentionScale).add(bias); // [B, H, L, S]
+        NDArray attn = toModelType(scores.softmax(-1)).matMul(v) // [B, H, L, d]
                 .transpose(0, 2, 1, 3).reshape(batch, len, (long) heads * d); // [B, L, H*d]
         return linear(attn, l.o());
     }
@@ -263,20 +296,24 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
-        NDArray variance = x.square().mean(new int[] {-1}, true);
-        return x.div(variance.add(rmsNormEps).sqrt()).mul(weight);
+        NDArray w = toWideType(x);
+        NDArray variance = w.square().mean(new int[] {-1}, true);
+        return toModelType(w.div(variance.add(rmsNormEps).sqrt())).mul(weight);
     }
 
     private static NDArray linear(NDArray x, NDArray weight) {
         return Linear.linear(x, weight).singletonOrThrow();
     }
 
-    /** Logits [N, vocab] of the LM head at the given flat positions (row * L + position) of {@code hidden}. */
+    /**
+     * Logits [N, vocab], in the {@link #wideType()}, of the LM head at the given flat positions (row *
+     * L + position) of {@code hidden}.
+     */
     public NDArray logitsAt(NDArray hidden, long[] flatPositions) {
         Shape s = hidden.getShape();
         NDArray flat = hidden.reshape(s.get(0) * s.get(1), s.get(2));
         NDArray picked = flat.get(new NDIndex("{}", hidden.getManager().create(flatPositions)));
-        return linear(picked, lmHead);
+        return toWideType(linear(picked, lmHead));
     }
 
     /** log p(. ) over the vocabulary at the given flat positions: [N, vocab]. */

@@ -160,7 +160,7 @@ class LimitsTest {
     void theOneBShapeRefusesSixtyFiveLayersTimesAThousandSteps() {
         String lig = "\"target\": \" playing golf\", \"method\": {\"name\": \"layer_integrated_gradients\"";
         Job absurd = withLayers(plan(request(SEED_PROMPT, lig + ", \"n_steps\": 1000}"), Limits.cpu()), 65);
-        CostEstimate cost = CostEstimate.of(ONE_B, absurd);
+        CostEstimate cost = CostEstimate.of(ONE_B, DataType.FLOAT32, absurd);
         // 65,000 rows x 3 (forward, backward) x ~2 GFLOP per position x ~18 positions x 2 target tokens
         assertThat(cost.flops()).isBetween(1e15, 1e17);
         for (Limits limits : List.of(Limits.cpu(), Limits.gpu())) {
@@ -173,7 +173,7 @@ class LimitsTest {
         }
         // the same request with one layer and the seed's 50 steps fits a CPU worker on the 1B shape
         Job seedSized = plan(request(SEED_PROMPT, lig + "}"), Limits.cpu());
-        Limits.cpu().checkCost(CostEstimate.of(ONE_B, seedSized));
+        Limits.cpu().checkCost(CostEstimate.of(ONE_B, DataType.FLOAT32, seedSized));
     }
 
     /**
@@ -184,10 +184,12 @@ class LimitsTest {
     void theOneBShapeRefusesKvCachesBeyondTheMemoryLimit() {
         Job lime = plan(request(TOKENS, "\"target\": \"" + " golf".repeat(512) + "\", \"method\": {\"name\": \"lime\","
                 + " \"n_samples\": 5000}"), Limits.gpu());
-        CostEstimate cost = CostEstimate.of(ONE_B, lime);
+        CostEstimate cost = CostEstimate.of(ONE_B, DataType.FLOAT32, lime);
         assertThat(cost.flops()).isLessThan(Limits.gpu().maxJobFlops());
         // 5,001 prompts x 518 positions x 16 layers x 2 (keys, values) x 8 heads x 64 x 4 bytes
         assertThat(cost.kvCacheBytes()).isEqualTo(5001.0 * 518 * 16 * 2 * 8 * 64 * 4);
+        // a bfloat16 model's keys and values take 2 bytes
+        assertThat(CostEstimate.of(ONE_B, DataType.BFLOAT16, lime).kvCacheBytes()).isEqualTo(cost.kvCacheBytes() / 2);
         assertThatThrownBy(() -> Limits.gpu().checkCost(cost)).isInstanceOfSatisfying(RequestException.class, e -> {
             assertThat(e.code()).isEqualTo("limit_exceeded");
             assertThat(e.field()).isEqualTo("method");
@@ -201,7 +203,7 @@ class LimitsTest {
         for (String name : List.of("seed-token-feature-ablation", "seed-template-shapley", "seed-fewshot-segments",
                 "seed-lig-embeddings", "seed-lig-multilayer")) {
             Job job = plan(Protocol.JSON.writeValueAsString(example(name)), Limits.cpu());
-            assertThat(CostEstimate.of(tiny.model().config(), job).flops()).as(name).isLessThan(Limits.cpu().maxJobFlops());
+            assertThat(CostEstimate.of(tiny.model().config(), tiny.model().dtype(), job).flops()).as(name).isLessThan(Limits.cpu().maxJobFlops());
         }
     }
 
@@ -217,7 +219,7 @@ class LimitsTest {
             if (name.equals("seed-lig-multilayer")) {
                 job = withLayers(job, 65);
             }
-            CostEstimate cost = CostEstimate.of(ONE_B, job);
+            CostEstimate cost = CostEstimate.of(ONE_B, DataType.FLOAT32, job);
             Limits.gpu().checkCost(cost);
             if (name.equals("seed-lig-multilayer")) {
                 assertThatThrownBy(() -> Limits.cpu().checkCost(cost)).isInstanceOf(RequestException.class);
@@ -262,7 +264,7 @@ class LimitsTest {
                 }
             }, () -> {});
             double measured = done[0].work().get("flops").doubleValue();
-            double estimated = CostEstimate.of(tiny.model().config(), job).flops();
+            double estimated = CostEstimate.of(tiny.model().config(), tiny.model().dtype(), job).flops();
             assertThat(estimated / measured).as(name + ": estimated " + estimated + ", measured " + measured)
                     .isBetween(1.0, 2.0);
         }

@@ -25,6 +25,9 @@ import org.llmattrib.llama.Taps;
  * layer gets its own path, so completeness holds per layer), one group of all layers in Captum's
  * joint mode. For target token t the sequence is prompt + target[&lt;t] and f is the
  * {@link Quantity} (log p(target[t]), p, or a contrast) at its last position.
+ *
+ * <p>Paths and leaves are in the model's type; each gradient x (end - start) is widened to float32
+ * (float64 for a float64 model) before it is accumulated, so a bfloat16 model's attributions sum in float32.
  */
 public final class LayerGradientEngine {
 
@@ -91,7 +94,8 @@ public final class LayerGradientEngine {
                     NDArray a = capture.captured(layer);
                     a.attach(m);
                     end.put(layer, a.get("0:1"));
-                    start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
+                    start.put(layer, method.startsAtBaseline() ? a.get("1:2")
+                            : model.toModelType(m.zeros(a.get("0:1").getShape(), model.wideType())));
                 }
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
@@ -104,7 +108,7 @@ public final class LayerGradientEngine {
                 for (List<GradientMethod.PathSample> samples = firstSamples; samples != null; ) {
                     Map<String, NDArray> acc = new LinkedHashMap<>();
                     for (String layer : layers) {
-                        acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
+                        acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.wideType()));
                     }
                     int rows = groups.size() * samples.size();
                     for (int first = 0; first < rows; first += batchRows) {
@@ -191,7 +195,8 @@ public final class LayerGradientEngine {
                     for (int r = blockFrom; r < blockTo; r++) {
                         GradientMethod.PathSample p = samples.get(r % samples.size());
                         NDArray endPoint = p.noiseStdev() > 0
-                                ? e.add(scratch.randomNormal(0, (float) p.noiseStdev(), e.getShape(), e.getDataType()))
+                                ? e.add(model.toModelType(scratch.randomNormal(0, (float) p.noiseStdev(), e.getShape(),
+                                        model.wideType())))
                                 : e;
                         NDArray delta = endPoint.sub(s);
                         deltas.add(delta);
@@ -216,7 +221,8 @@ public final class LayerGradientEngine {
             work.forward(rows, upTo, 0, rows);
             work.backward(rows, upTo, rows);
             for (Leaf leaf : leaves) {
-                NDArray contribution = Autograd.gradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
+                NDArray contribution = model.toWideType(Autograd.gradient(leaf.value()))
+                        .mul(model.toWideType(leaf.delta())).sum(new int[] {0}, true);
                 NDArray previous = acc.get(leaf.layer());
                 NDArray total = previous.add(contribution);
                 total.attach(m);
