@@ -42,7 +42,7 @@ class GoldenAttributionTest {
         return new TokenFeatures(prompt, texts, skip, baseline);
     }
 
-    private static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows) {
+    static double[][] tokenAttr(Llama llama, JsonNode golden, PerturbationMethod method, int batchRows) {
         return tokenAttr(llama, golden, method, batchRows, Set.of(1L));
     }
 
@@ -171,20 +171,10 @@ class GoldenAttributionTest {
     @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
     void integratedGradientsEndpointsAndCompletenessPerLayer(String name) {
         JsonNode golden = TestModels.expected().path(name).path("attribution");
-        Llama llama = TestModels.goldenModel(name, DataType.FLOAT32);
-        long[] prompt = TestModels.ids(golden.path("prompt_ids"));
-        long[] target = TestModels.ids(golden.path("target_ids"));
-        long[] baselinePrompt = features(prompt, 0).render(new boolean[prompt.length - 1], null);
+        List<LayerGradientEngine.TokenAttribution> results = integratedGradients(
+                TestModels.goldenModel(name, DataType.FLOAT32), golden);
+        assertThat(results).hasSize(golden.path("target_ids").size());
         JsonNode endpoints = golden.path("integrated_gradients_endpoints");
-        List<List<String>> groups = new ArrayList<>();
-        endpoints.fieldNames().forEachRemaining(layer -> groups.add(List.of(layer)));
-        List<LayerGradientEngine.TokenAttribution> results = new ArrayList<>();
-        try (NDManager m = llama.model().manager().newSubManager()) {
-            new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baselinePrompt,
-                    target, groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), LOG_PROB, 64, 0,
-                    m, results::add);
-        }
-        assertThat(results).hasSize(target.length);
         for (Iterator<Map.Entry<String, JsonNode>> it = endpoints.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> layer = it.next();
             for (LayerGradientEngine.TokenAttribution r : results) {
@@ -197,5 +187,21 @@ class GoldenAttributionTest {
                         .isLessThan(0.01 * Math.abs(fIn - fBase));
             }
         }
+    }
+
+    /** Layer integrated gradients (Gauss-Legendre, 50 steps) of each golden endpoint layer on its own path, per target token. */
+    static List<LayerGradientEngine.TokenAttribution> integratedGradients(Llama llama, JsonNode golden) {
+        long[] prompt = TestModels.ids(golden.path("prompt_ids"));
+        long[] target = TestModels.ids(golden.path("target_ids"));
+        long[] baselinePrompt = features(prompt, 0).render(new boolean[prompt.length - 1], null);
+        List<List<String>> groups = new ArrayList<>();
+        golden.path("integrated_gradients_endpoints").fieldNames().forEachRemaining(layer -> groups.add(List.of(layer)));
+        List<LayerGradientEngine.TokenAttribution> results = new ArrayList<>();
+        try (NDManager m = llama.model().manager().newSubManager()) {
+            new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baselinePrompt,
+                    target, groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), LOG_PROB, 64, 0,
+                    m, results::add);
+        }
+        return results;
     }
 }
