@@ -18,6 +18,7 @@ import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.llama.LlamaTokenizer;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.Protocol;
@@ -169,8 +170,8 @@ public final class AttributionBenchmark {
     }
 
     /** Llama-3.2-1B's shape with random weights and the real Llama 3 tokenizer. */
-    public static Llama randomOneB(int layers, Path tokenizer) {
-        LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1);
+    public static Llama randomOneB(int layers, Path tokenizer, Precision dtype) {
+        LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, dtype.dataType());
         return new Llama(model, LlamaTokenizer.load(tokenizer, 128000), Set.of(128001L), Path.of("random-llama-3.2-1b"));
     }
 }

@@ -17,13 +17,14 @@ public final class RandomLlama {
                 new LlamaConfig.RopeScaling(32.0, 1.0, 4.0, 8192), true, 128000, java.util.List.of(128001));
     }
 
-    public static LlamaModel create(LlamaConfig config, long seed) {
+    /** Weights drawn in float32, then held in {@code dtype}. */
+    public static LlamaModel create(LlamaConfig config, long seed, DataType dtype) {
         Djl.configure();
         NDManager manager = NDManager.newBaseManager(Djl.device("cpu"), "PyTorch");
         manager.getEngine().setRandomSeed((int) seed);
         return new LlamaModel(config, (name, m, shape) -> name.endsWith("norm.weight")
                 ? m.ones(new Shape(shape), DataType.FLOAT32)
                 : m.randomNormal(0f, (float) (1 / Math.sqrt(shape[shape.length - 1])), new Shape(shape), DataType.FLOAT32),
-                manager, DataType.FLOAT32);
+                manager, dtype);
     }
 }

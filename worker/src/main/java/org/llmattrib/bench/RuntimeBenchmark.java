@@ -5,35 +5,42 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.PrintStream;
+import java.util.List;
 import org.llmattrib.llama.KvCache;
 import org.llmattrib.llama.LlamaModel;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.Taps;
 
 /**
  * Forward throughput of a Llama-3.2-1B-shaped model with random weights, beside the machine's
- * float32 matmul rate: what fraction of the hardware the forward uses.
+ * matmul rate in the same type: what fraction of the hardware the forward uses. One section per
+ * model type, in one run, so that their ratios are measured together.
  */
 public final class RuntimeBenchmark {
     private RuntimeBenchmark() {}
 
-    public static void run(int layers, int repeats, PrintStream out) {
-        try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1)) {
-            double peak = matmulGflops(model.manager(), repeats);
-            out.printf("float32 matmul [512x2048]x[2048x8192]: %.1f GFLOP/s%n", peak);
-            out.printf("model: Llama-3.2-1B shape, %d layers, %.2fB parameters, random weights%n", layers,
-                    model.config().parameterCount() / 1e9);
-            out.printf("%-34s %10s %12s %10s %8s%n", "case", "seconds", "tokens/s", "GFLOP/s", "of peak");
-            prefill(model, 1, 32, repeats, peak, out);
-            prefill(model, 16, 32, repeats, peak, out);
-            decode(model, 1, 32, 16, peak, out);
-            decode(model, 16, 32, 16, peak, out);
+    public static void run(int layers, int repeats, List<Precision> dtypes, PrintStream out) {
+        out.printf("model: Llama-3.2-1B shape, %d layers, %.2fB parameters, random weights%n", layers,
+                RandomLlama.llama32OneB(layers).parameterCount() / 1e9);
+        for (Precision dtype : dtypes) {
+            try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, dtype.dataType())) {
+                double peak = matmulGflops(model, repeats);
+                out.printf("%n%s matmul [512x2048]x[2048x8192]: %.1f GFLOP/s%n", dtype, peak);
+                out.printf("%-34s %10s %12s %10s %8s%n", "case (" + dtype + ")", "seconds", "tokens/s", "GFLOP/s",
+                        "of peak");
+                prefill(model, 1, 32, repeats, peak, out);
+                prefill(model, 16, 32, repeats, peak, out);
+                decode(model, 1, 32, 16, peak, out);
+                decode(model, 16, 32, 16, peak, out);
+            }
         }
     }
 
-    private static double matmulGflops(NDManager parent, int repeats) {
-        try (NDManager m = parent.newSubManager()) {
-            NDArray a = m.randomNormal(new Shape(512, 2048));
-            NDArray b = m.randomNormal(new Shape(2048, 8192));
+    /** The rate of a [512x2048]x[2048x8192] matmul in the model's type. */
+    private static double matmulGflops(LlamaModel model, int repeats) {
+        try (NDManager m = model.manager().newSubManager()) {
+            NDArray a = model.toModelType(m.randomNormal(new Shape(512, 2048)));
+            NDArray b = model.toModelType(m.randomNormal(new Shape(2048, 8192)));
             a.matMul(b).close();
             long start = System.nanoTime();
             for (int i = 0; i < repeats * 3; i++) {

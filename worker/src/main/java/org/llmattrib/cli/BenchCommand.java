@@ -1,12 +1,13 @@
 package org.llmattrib.cli;
 
-import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.llmattrib.bench.AttributionBenchmark;
 import org.llmattrib.bench.KafkaOverheadBenchmark;
 import org.llmattrib.bench.RuntimeBenchmark;
 import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.TinyLlama;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -29,10 +30,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "3")
     int repeats;
 
+    @Option(names = "--dtype", split = ",", defaultValue = "float32,bfloat16", description = "model types to run, each in"
+            + " turn (runtime and attribution): float32, bfloat16, float16 (default: ${DEFAULT-VALUE})")
+    List<Precision> dtypes;
+
     @Override
     public Integer call() throws Exception {
         switch (which) {
-            case "runtime" -> RuntimeBenchmark.run(layers, repeats, System.out);
+            case "runtime" -> RuntimeBenchmark.run(layers, repeats, dtypes, System.out);
             case "attribution" -> attribution();
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
@@ -42,13 +47,15 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void attribution() {
-        System.out.println("== small: tiny random Llama (hidden 64, 2 layers, Llama 3 vocabulary) ==");
-        try (Llama llama = Llama.load(TinyLlama.demoCheckpoint(tokenizer), "cpu", DataType.FLOAT32)) {
-            AttributionBenchmark.run(llama, AttributionBenchmark.seedCases(), System.out);
-        }
-        System.out.printf("%n== large: Llama-3.2-1B shape (%d layers), random weights ==%n", layers);
-        try (Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer)) {
-            AttributionBenchmark.run(llama, AttributionBenchmark.largeCases(), System.out);
+        for (Precision dtype : dtypes) {
+            System.out.printf("== small, %s: tiny random Llama (hidden 64, 2 layers, Llama 3 vocabulary) ==%n", dtype);
+            try (Llama llama = Llama.load(TinyLlama.demoCheckpoint(tokenizer), "cpu", dtype.dataType())) {
+                AttributionBenchmark.run(llama, AttributionBenchmark.seedCases(), System.out);
+            }
+            System.out.printf("%n== large, %s: Llama-3.2-1B shape (%d layers), random weights ==%n", dtype, layers);
+            try (Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer, dtype)) {
+                AttributionBenchmark.run(llama, AttributionBenchmark.largeCases(), System.out);
+            }
         }
     }
 }

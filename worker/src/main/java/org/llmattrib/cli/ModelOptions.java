@@ -1,8 +1,8 @@
 package org.llmattrib.cli;
 
-import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
 import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.Precision;
 import picocli.CommandLine.Option;
 
 /** Where the model is and where it runs. */
@@ -13,7 +13,11 @@ public final class ModelOptions {
     @Option(names = "--device", defaultValue = "${env:DEVICE:-cpu}", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--dtype", defaultValue = "${env:DTYPE:-float32}", description = "type of the weights and matmuls:"
+            + " float32, bfloat16 (half the memory; norms, softmaxes and log-probs stay float32) or float16 (default: ${DEFAULT-VALUE})")
+    Precision dtype;
+
     Llama load() {
-        return Llama.load(model, device, DataType.FLOAT32);
+        return Llama.load(model, device, dtype.dataType());
     }
 }

@@ -1,6 +1,5 @@
 package org.llmattrib.service;
 
-import ai.djl.ndarray.types.DataType;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -44,6 +43,7 @@ import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
 import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.CloudEvents;
@@ -65,6 +65,7 @@ public final class AttributionWorker implements AutoCloseable {
 
     /**
      * @param kafka extra Kafka client properties for every client (security, say; {@code --kafka-config})
+     * @param dtype the type of the model's weights and matmuls ({@code --dtype})
      * @param bindAddress the interface /metrics and /health/* listen on
      * @param connectTimeout how long Kafka may take to answer at start-up
      * @param limits what a request may ask, checked before any work
@@ -74,7 +75,7 @@ public final class AttributionWorker implements AutoCloseable {
      * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
      *     share mode keep it below the group's {@code share.delivery.count.limit}
      */
-    public record Settings(String bootstrap, Properties kafka, Path model, String device, String group,
+    public record Settings(String bootstrap, Properties kafka, Path model, String device, Precision dtype, String group,
             String instanceId, String bindAddress, int metricsPort, Path resultStore, Limits limits,
             Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides, QueueMode queue,
             int maxAttempts) {
@@ -84,7 +85,7 @@ public final class AttributionWorker implements AutoCloseable {
         /** No extra client properties, health on 127.0.0.1, default timeouts (tests, the demo, benchmarks). */
         public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
                 Path resultStore, Limits limits, Map<String, Object> consumerOverrides, QueueMode queue, int maxAttempts) {
-            this(bootstrap, new Properties(), model, device, group, instanceId, "127.0.0.1", metricsPort, resultStore,
+            this(bootstrap, new Properties(), model, device, Precision.FLOAT32, group, instanceId, "127.0.0.1", metricsPort, resultStore,
                     limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides, queue, maxAttempts);
         }
 
@@ -137,7 +138,7 @@ public final class AttributionWorker implements AutoCloseable {
             await(w.vertx.deployVerticle(w.health).toCompletionStage().toCompletableFuture());
             checkKafka(s);
             LOG.info("metrics and health on {}:{}; loading {}", s.bindAddress(), w.health.actualPort(), s.model());
-            w.llama = await(w.vertx.executeBlocking(() -> Llama.load(s.model(), s.device(), DataType.FLOAT32))
+            w.llama = await(w.vertx.executeBlocking(() -> Llama.load(s.model(), s.device(), s.dtype().dataType()))
                     .toCompletionStage().toCompletableFuture());
             w.connect(s);
             return w;

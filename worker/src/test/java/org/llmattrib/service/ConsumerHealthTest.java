@@ -41,6 +41,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.llmattrib.attribution.Limits;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
@@ -98,7 +99,7 @@ class ConsumerHealthTest {
 
     AttributionWorker worker(String group, String instanceId, Duration drainTimeout) {
         AttributionWorker w = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                new Properties(), TestModels.tinyLlama3Dir(), "cpu", group, instanceId, "127.0.0.1", 0, null, Limits.cpu(),
+                new Properties(), TestModels.tinyLlama3Dir(), "cpu", Precision.FLOAT32, group, instanceId, "127.0.0.1", 0, null, Limits.cpu(),
                 Duration.ofSeconds(15), drainTimeout, Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500),
                 QueueMode.GROUP, 3));
         toClose.add(w);
