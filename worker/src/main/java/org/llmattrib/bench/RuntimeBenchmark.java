@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.llmattrib.llama.KvCache;
 import org.llmattrib.llama.LlamaModel;
@@ -23,9 +26,12 @@ public final class RuntimeBenchmark {
         out.printf("model: Llama-3.2-1B shape, %d layers, %.2fB parameters, random weights%n", layers,
                 RandomLlama.llama32OneB(layers).parameterCount() / 1e9);
         for (Precision dtype : dtypes) {
+            long before = residentBytes();
             try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, dtype.dataType())) {
+                out.printf("%n%s model: resident memory grew by %.2f GiB%s%n", dtype, (residentBytes() - before) / 0x1p30,
+                        dtype == dtypes.get(0) ? "" : " (reusing memory an earlier model freed: run this type alone to measure it)");
                 double peak = matmulGflops(model, repeats);
-                out.printf("%n%s matmul [512x2048]x[2048x8192]: %.1f GFLOP/s%n", dtype, peak);
+                out.printf("%s matmul [512x2048]x[2048x8192]: %.1f GFLOP/s%n", dtype, peak);
                 out.printf("%-34s %10s %12s %10s %8s%n", "case (" + dtype + ")", "seconds", "tokens/s", "GFLOP/s",
                         "of peak");
                 prefill(model, 1, 32, repeats, peak, out);
@@ -89,6 +95,16 @@ public final class RuntimeBenchmark {
             double seconds = (System.nanoTime() - start) / 1e9;
             report(out, String.format("decode batch %d, %d steps after %d", batch, steps, context), seconds,
                     batch * steps, flops, peak);
+        }
+    }
+
+    /** This process's resident set (VmRSS of /proc/self/status, Linux), 0 where there is none. */
+    private static long residentBytes() {
+        try {
+            return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS:"))
+                    .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", "")) * 1024).findFirst().orElse(0);
+        } catch (IOException e) {
+            return 0;
         }
     }
 
