@@ -60,7 +60,9 @@ public final class NativeCast {
 
     /** {@code x} in {@code type} (FLOAT64, FLOAT32, FLOAT16 or BFLOAT16), differentiable; {@code x} itself if it already is. */
     public static NDArray cast(NDArray x, DataType type) {
-        if (typeOf(x) == type) {
+        DataType from = x.getDataType();
+        // only a bfloat16 target needs to ask TorchScript whether an UNKNOWN array already is bfloat16
+        if (from == type || (from == DataType.UNKNOWN && type == DataType.BFLOAT16 && typeOf(x) == type)) {
             return x;
         }
         NDList out;

@@ -44,6 +44,16 @@ class CommandLineTest {
     }
 
     @Test
+    void explainRunsInBfloat16AndRefusesAnUnknownDtype() {
+        String model = TestModels.tinyLlama3Dir().toString();
+        Result r = run("explain", "--model", model, "--dtype", "bfloat16", "--request", REQUEST, "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        Result bad = run("explain", "--model", model, "--dtype", "int8", "--request", REQUEST);
+        assertThat(bad.exitCode()).isEqualTo(2);
+        assertThat(bad.err()).contains("--dtype").contains("int8").contains("bfloat16");
+    }
+
+    @Test
     void submitToAnUnreachableBrokerFailsWithinTheConnectTimeoutInOneLine() {
         Result r = run("submit", "--bootstrap", "127.0.0.1:1", "--request", REQUEST, "--connect-timeout", "PT2S");
         assertThat(r.exitCode()).isEqualTo(1);
