@@ -25,15 +25,16 @@ import java.util.zip.ZipOutputStream;
  * Casts that DJL 0.36 cannot do: to bfloat16 at all, and between float types under autograd.
  *
  * <p>DJL's native dtype table stops at complex64: any DJL call that names BFLOAT16 (or INT16)
- * ({@code toType}, {@code create(buffer, shape, type)}, {@code zeros}, {@code softmax} with a type)
- * reaches a bare {@code throw;} in native code and the JVM dies with "terminate called without an
- * active exception". A bfloat16 tensor made otherwise works in every type-free operation (matMul,
- * add, linear, embedding, ...) but reports {@link DataType#UNKNOWN}, so nothing may derive a type
- * from it ({@code zerosLike}, {@code onesLike}, {@code toString}, {@code toFloatArray}). And DJL's
- * {@code toType} runs without autograd, so a cast inside a differentiated forward cuts the graph.
+ * ({@code toType}, {@code create(buffer, shape, type)}, {@code zeros}) reaches a bare {@code throw;}
+ * in native code and the JVM dies with "terminate called without an active exception". A bfloat16
+ * tensor made otherwise works in every type-free operation (matMul, add, linear, embedding, ...) but
+ * reports {@link DataType#UNKNOWN}, so nothing may derive a type from it: {@code zerosLike},
+ * {@code onesLike} and {@code softmax} abort too; {@code toFloatArray}, {@code getFloat} and
+ * {@code toString} throw. And DJL's {@code toType} runs without autograd, so a cast inside a
+ * differentiated forward cuts the graph.
  *
- * <p>Both go through a TorchScript module of two methods (cast, and the type of a tensor), written here (a TorchScript archive is a
- * zip of Python-like source and a pickle) and loaded once per JVM.
+ * <p>Both go through a TorchScript module of two methods (cast, and the type of a tensor), written
+ * here (a TorchScript archive is a zip of Python-like source and a pickle) and loaded once per JVM.
  */
 public final class NativeCast {
     /** c10::ScalarType codes. */
