@@ -56,6 +56,7 @@ final class BenchCommand implements Callable<Integer> {
             try (Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer, dtype)) {
                 AttributionBenchmark.run(llama, AttributionBenchmark.largeCases(), System.out);
             }
+            System.out.println();
         }
     }
 }
