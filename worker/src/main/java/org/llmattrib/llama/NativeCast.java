@@ -10,13 +10,11 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -59,7 +57,10 @@ public final class NativeCast {
 
     private NativeCast() {}
 
-    /** {@code x} in {@code type} (FLOAT64, FLOAT32, FLOAT16 or BFLOAT16), differentiable; {@code x} itself if it already is. */
+    /**
+     * {@code x} in {@code type} (FLOAT64, FLOAT32, FLOAT16 or BFLOAT16), differentiably; {@code x}
+     * itself if it already is.
+     */
     public static NDArray cast(NDArray x, DataType type) {
         DataType from = x.getDataType();
         // only a bfloat16 target needs to ask TorchScript whether an UNKNOWN array already is bfloat16
@@ -104,16 +105,8 @@ public final class NativeCast {
             Djl.configure();
             moduleManager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
             try {
-                Path file = Files.createTempFile("llm-attrib-cast", ".pt");
-                try {
-                    try (OutputStream out = Files.newOutputStream(file)) {
-                        writeArchive(out);
-                    }
-                    module = JniUtils.loadModule((PtNDManager) moduleManager, file, true, new String[0],
-                            new String[0], false);
-                } finally {
-                    Files.delete(file);
-                }
+                module = JniUtils.loadModule((PtNDManager) moduleManager, new ByteArrayInputStream(archive()), true,
+                        false);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -122,19 +115,21 @@ public final class NativeCast {
     }
 
     /** A TorchScript archive: the class source, the pickled instance (its one attribute, training), no constants. */
-    private static void writeArchive(OutputStream out) throws IOException {
+    private static byte[] archive() throws IOException {
         ByteArrayOutputStream pickle = new ByteArrayOutputStream();
         pickle.write(new byte[] {(byte) 0x80, 2}); // PROTO 2
         pickle.write("c__torch__\nCast\n".getBytes(StandardCharsets.US_ASCII)); // GLOBAL __torch__.Cast
         pickle.write(new byte[] {')', (byte) 0x81, '}', 'X', 8, 0, 0, 0}); // EMPTY_TUPLE NEWOBJ EMPTY_DICT BINUNICODE(8)
         pickle.write("training".getBytes(StandardCharsets.US_ASCII));
         pickle.write(new byte[] {(byte) 0x88, 's', 'b', '.'}); // NEWTRUE SETITEM BUILD STOP
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(out)) {
             stored(zip, "cast/version", "3".getBytes(StandardCharsets.US_ASCII));
             stored(zip, "cast/data.pkl", pickle.toByteArray());
             stored(zip, "cast/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'}); // an empty tuple
             stored(zip, "cast/code/__torch__.py", SOURCE.getBytes(StandardCharsets.US_ASCII));
         }
+        return out.toByteArray();
     }
 
     private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
