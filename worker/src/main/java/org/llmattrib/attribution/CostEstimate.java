@@ -1,6 +1,9 @@
 package org.llmattrib.attribution;
 
+import java.util.Arrays;
+import java.util.List;
 import org.llmattrib.attribution.gradient.GradientMethod;
+import org.llmattrib.attribution.gradient.LayerGradientEngine;
 import org.llmattrib.llama.LlamaConfig;
 
 /**
@@ -12,9 +15,10 @@ import org.llmattrib.llama.LlamaConfig;
  *   <li>perturbation methods: every perturbed prompt (the full one, plus trials x coalitions)
  *       forwarded over the prompt, then over the target token by token;
  *   <li>gradient methods: one forward of the input and its baseline over prompt + target, one of
- *       each layer path at its baseline (methods with a completeness check), and for each target
- *       token t a forward and a backward (twice the forward) of layer paths x samples rows over the
- *       prompt + t tokens.
+ *       each layer path at its baseline (methods with a completeness check) from the lowest tapped
+ *       decoder layer, and for each target token t a forward and a backward (twice the forward) of
+ *       layer paths x samples rows over the prompt + t tokens, each path's rows through the decoder
+ *       layers from its lowest tapped one up (see {@link LayerGradientEngine}).
  * </ul>
  *
  * <p>It is an upper bound of what the engine measures: the engine scores identical perturbed
@@ -43,21 +47,26 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
                     "%.0f perturbed prompts of %d tokens x %d target tokens%s", prompts, prompt, targetTokens, after));
         }
         GradientMethod method = ((Job.Gradient) job.method()).method();
-        int paths = job.joint() ? 1 : job.layers().size();
-        double rows = (double) paths * method.sampleCount();
+        List<List<String>> paths = job.layerPaths();
+        int[] startLayers = paths.stream().mapToInt(p -> LayerGradientEngine.startLayer(p, config)).toArray();
+        int lowest = Arrays.stream(startLayers).min().orElseThrow();
         long length = prompt + targetTokens;
         double flops = generation + config.forwardFlops(2 * length, (length + 1) / 2, targetTokens);
         if (method.hasCompleteness()) {
-            flops += (double) paths * config.forwardFlops(length, (length + 1) / 2, targetTokens);
+            flops += (double) paths.size() * config.forwardFlops(length, (length + 1) / 2, targetTokens,
+                    config.numLayers() - lowest);
         }
         for (int t = 0; t < targetTokens; t++) {
             long upTo = prompt + t;
-            flops += 3 * rows * config.forwardFlops(upTo, (upTo + 1) / 2, 1);
+            for (int startLayer : startLayers) {
+                flops += 3.0 * method.sampleCount() * config.forwardFlops(upTo, (upTo + 1) / 2, 1,
+                        config.numLayers() - startLayer);
+            }
         }
         double generationCache = generated ? length * kvBytesPerPosition(config) : 0;
-        return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens, forward and"
-                + " backward over %d to %d positions%s", paths, method.sampleCount(), targetTokens, prompt,
-                prompt + targetTokens - 1, after));
+        return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens,"
+                + " forward and backward over %d to %d positions from decoder layer %d up%s", paths.size(),
+                method.sampleCount(), targetTokens, prompt, prompt + targetTokens - 1, lowest, after));
     }
 
     /** {@code rows} prompts forwarded over the prompt, then over {@code targetTokens} tokens one at a time. */

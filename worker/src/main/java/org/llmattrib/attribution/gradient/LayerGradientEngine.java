@@ -4,16 +4,21 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 import org.llmattrib.attribution.JobListener;
 import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.llama.Autograd;
+import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.llama.Taps;
 
@@ -25,6 +30,12 @@ import org.llmattrib.llama.Taps;
  * layer gets its own path, so completeness holds per layer), one group of all layers in Captum's
  * joint mode. For target token t the sequence is prompt + target[&lt;t] and f is the
  * {@link Quantity} (log p(target[t]), p, or a contrast) at its last position.
+ *
+ * <p>Below a group's lowest tapped decoder layer every path row computes what the input computes,
+ * so its rows forward from that layer ({@link LlamaModel#forwardFrom}) on the input's residual
+ * stream there, kept from the first forward; groups that start at the same layer are batched
+ * together, and a batch never mixes start layers. The backward stops at the replaced taps anyway
+ * (nothing below them requires a gradient).
  */
 public final class LayerGradientEngine {
 
@@ -49,12 +60,31 @@ public final class LayerGradientEngine {
     private final LlamaModel model;
     private final Work work;
     private final Runnable checkpoint;
+    private final boolean fullDepth;
 
     public LayerGradientEngine(LlamaModel model, Work work, Runnable checkpoint) {
+        this(model, work, checkpoint, false);
+    }
+
+    /**
+     * @param fullDepth forward every row from the embeddings through all layers, as the engine did
+     *     before it started at the tapped layer: the reference that the exactness test and the
+     *     benchmark compare with
+     */
+    public LayerGradientEngine(LlamaModel model, Work work, Runnable checkpoint, boolean fullDepth) {
         this.model = model;
         this.work = work;
         this.checkpoint = checkpoint;
+        this.fullDepth = fullDepth;
     }
+
+    /** The decoder layer that a group's rows forward from: the lowest one that reads any of its taps. */
+    public static int startLayer(List<String> group, LlamaConfig config) {
+        return group.stream().mapToInt(layer -> LlamaModel.firstLayerReading(layer, config)).min().orElseThrow();
+    }
+
+    /** Groups whose rows forward from the same decoder layer, and the input's residual stream [1, L, hidden] entering it. */
+    private record Run(int startLayer, NDArray stream, List<List<String>> groups) {}
 
     /**
      * @param prompt prompt ids
@@ -71,6 +101,8 @@ public final class LayerGradientEngine {
         model.checkIds(ids);
         model.checkIds(baseIds);
         List<String> layers = groups.stream().flatMap(List::stream).toList();
+        Map<Integer, List<List<String>>> byStart = groups.stream().collect(Collectors.groupingBy(
+                g -> fullDepth ? 0 : startLayer(g, model.config()), TreeMap::new, Collectors.toList()));
         Random random = new Random(seed);
         try (NDManager m = jobManager.newSubManager()) {
             // activations on the input and the baseline input, and f(input) for every target token at once
@@ -78,8 +110,11 @@ public final class LayerGradientEngine {
             Map<String, NDArray> start = new LinkedHashMap<>();
             double[] fInput;
             double[] logProbs;
+            List<Run> runs = new ArrayList<>();
             try (NDManager first = m.newSubManager()) {
-                Taps capture = Taps.capturing(new HashSet<>(layers));
+                Set<String> captured = new HashSet<>(layers);
+                byStart.keySet().forEach(layer -> captured.add(model.streamInto(layer)));
+                Taps capture = Taps.capturing(captured);
                 NDArray both = first.create(concat(ids, baseIds)).reshape(2, len);
                 NDArray hidden = model.forward(both, first.ones(both.getShape(), DataType.INT64), capture, null);
                 work.forward(2, len, 0, target.length);
@@ -93,9 +128,14 @@ public final class LayerGradientEngine {
                     end.put(layer, a.get("0:1"));
                     start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
                 }
+                byStart.forEach((layer, runGroups) -> {
+                    NDArray stream = capture.captured(model.streamInto(layer));
+                    stream.attach(m);
+                    runs.add(new Run(layer, stream.get("0:1"), runGroups));
+                });
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
-                    start, quantity) : null;
+                    runs.get(0), start, quantity) : null;
 
             List<GradientMethod.PathSample> firstSamples = method.samples(random);
             for (int t = 0; t < target.length; t++) {
@@ -106,11 +146,13 @@ public final class LayerGradientEngine {
                     for (String layer : layers) {
                         acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
                     }
-                    int rows = groups.size() * samples.size();
-                    for (int first = 0; first < rows; first += batchRows) {
-                        checkpoint.run();
-                        pathBatch(m, ids, t, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
-                                start, end, quantity, random, acc);
+                    for (Run run : runs) {
+                        int rows = run.groups().size() * samples.size();
+                        for (int first = 0; first < rows; first += batchRows) {
+                            checkpoint.run();
+                            pathBatch(m, ids, t, upTo, target[t], run, samples, first, Math.min(rows, first + batchRows),
+                                    start, end, quantity, random, acc);
+                        }
                     }
                     TokenAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
                             samples.size(), acc);
@@ -125,21 +167,23 @@ public final class LayerGradientEngine {
         }
     }
 
-    /** f(target[t]) for every t when each group's layers output their start activation. */
+    /**
+     * f(target[t]) for every t when each group's layers output their start activation: one forward
+     * from the lowest start layer, that of {@code lowest}.
+     */
     private double[][] baselineOutputs(NDManager m, long[] ids, int promptLength, long[] target,
-            List<List<String>> groups, Map<String, NDArray> start, Quantity quantity) {
+            List<List<String>> groups, Run lowest, Map<String, NDArray> start, Quantity quantity) {
         int len = ids.length;
         double[][] out = new double[groups.size()][];
         try (NDManager scratch = m.newSubManager()) {
-            NDArray batch = scratch.create(ids).reshape(1, len).repeat(0, groups.size());
-            Taps taps = Taps.capturing(java.util.Set.of());
+            Taps taps = Taps.capturing(Set.of());
             for (int g = 0; g < groups.size(); g++) {
                 for (String layer : groups.get(g)) {
                     taps.replaceRows(layer, start.get(layer).get(scratch, new NDIndex(":")), g);
                 }
             }
-            NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
-            work.forward(groups.size(), len, 0, (long) groups.size() * target.length);
+            NDArray hidden = forward(scratch, lowest, ids, groups.size(), len, taps);
+            work.forward(groups.size(), len, 0, (long) groups.size() * target.length, layersFrom(lowest));
             for (int g = 0; g < groups.size(); g++) {
                 out[g] = f(logSoftmax(hidden, promptLength, target.length, g), target, quantity);
             }
@@ -167,14 +211,33 @@ public final class LayerGradientEngine {
         return out;
     }
 
-    /** Rows [from, to) of the (group x sample) grid: one forward with grad, one backward. */
-    private void pathBatch(NDManager m, long[] ids, int t, int upTo, long target, List<List<String>> groups,
+    /**
+     * Rows of the input's first {@code upTo} tokens forwarded from the run's start layer on its
+     * residual stream (at full depth: from the token ids, through every layer): hidden states [rows, upTo, hidden].
+     */
+    private NDArray forward(NDManager scratch, Run run, long[] ids, int rows, int upTo, Taps taps) {
+        NDArray mask = scratch.ones(new Shape(rows, upTo), DataType.INT64);
+        if (fullDepth) {
+            NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
+            return model.forward(batch, mask, taps, null);
+        }
+        NDArray x = run.stream().get(scratch, new NDIndex(":, 0:{}", upTo)).repeat(0, rows); // [rows, upTo, hidden]
+        return model.forwardFrom(run.startLayer(), x, mask, taps, null);
+    }
+
+    /** Decoder layers that a forward from {@code run}'s start layer runs. */
+    private int layersFrom(Run run) {
+        return model.config().numLayers() - run.startLayer();
+    }
+
+    /** Rows [from, to) of a run's (group x sample) grid: one forward with grad from its start layer, one backward. */
+    private void pathBatch(NDManager m, long[] ids, int t, int upTo, long target, Run run,
             List<GradientMethod.PathSample> samples, int from, int to, Map<String, NDArray> start,
             Map<String, NDArray> end, Quantity quantity, Random random, Map<String, NDArray> acc) {
         int rows = to - from;
+        List<List<String>> groups = run.groups();
         try (NDManager scratch = m.newSubManager()) {
-            NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
-            Taps taps = Taps.capturing(java.util.Set.of());
+            Taps taps = Taps.capturing(Set.of());
             // NDArray.equals compares contents (and hashCode is 0): keep leaves in a list, not as map keys
             List<Leaf> leaves = new ArrayList<>();
             double[] weights = new double[rows];
@@ -204,7 +267,7 @@ public final class LayerGradientEngine {
                 }
             }
             Autograd.withGrad(() -> {
-                NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
+                NDArray hidden = forward(scratch, run, ids, rows, upTo, taps);
                 long[] last = new long[rows];
                 for (int r = 0; r < rows; r++) {
                     last[r] = (long) r * upTo + upTo - 1;
@@ -213,8 +276,8 @@ public final class LayerGradientEngine {
                 Autograd.backward(fRows.mul(scratch.create(weights).toType(fRows.getDataType(), false)).sum(), false);
                 return null;
             });
-            work.forward(rows, upTo, 0, rows);
-            work.backward(rows, upTo, rows);
+            work.forward(rows, upTo, 0, rows, layersFrom(run));
+            work.backward(rows, upTo, rows, layersFrom(run));
             for (Leaf leaf : leaves) {
                 NDArray contribution = Autograd.gradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
                 NDArray previous = acc.get(leaf.layer());
