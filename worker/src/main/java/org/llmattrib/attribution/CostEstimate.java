@@ -1,6 +1,5 @@
 package org.llmattrib.attribution;
 
-import java.util.Arrays;
 import java.util.List;
 import org.llmattrib.attribution.gradient.GradientMethod;
 import org.llmattrib.attribution.gradient.LayerGradientEngine;
@@ -17,8 +16,8 @@ import org.llmattrib.llama.LlamaConfig;
  *   <li>gradient methods: one forward of the input and its baseline over prompt + target, one of
  *       each layer path at its baseline (methods with a completeness check) from the lowest tapped
  *       decoder layer, and for each target token t a forward and a backward (twice the forward) of
- *       layer paths x samples rows over the prompt + t tokens, each path's rows through the decoder
- *       layers from its lowest tapped one up (see {@link LayerGradientEngine}).
+ *       layer paths x samples rows over the prompt + t tokens, each batch of them through the
+ *       decoder layers from the lowest tapped one of its rows up ({@link LayerGradientEngine#batches}).
  * </ul>
  *
  * <p>It is an upper bound of what the engine measures: the engine scores identical perturbed
@@ -48,25 +47,26 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
         }
         GradientMethod method = ((Job.Gradient) job.method()).method();
         List<List<String>> paths = job.layerPaths();
-        int[] startLayers = paths.stream().mapToInt(p -> LayerGradientEngine.startLayer(p, config)).toArray();
-        int lowest = Arrays.stream(startLayers).min().orElseThrow();
+        int[] startLayers = paths.stream().mapToInt(p -> LayerGradientEngine.startLayer(p, config)).sorted().toArray();
+        List<LayerGradientEngine.Batch> batches = LayerGradientEngine.batches(startLayers, method.sampleCount(),
+                job.batchRows());
         long length = prompt + targetTokens;
         double flops = generation + config.forwardFlops(2 * length, (length + 1) / 2, targetTokens);
         if (method.hasCompleteness()) {
             flops += (double) paths.size() * config.forwardFlops(length, (length + 1) / 2, targetTokens,
-                    config.numLayers() - lowest);
+                    config.numLayers() - startLayers[0]);
         }
         for (int t = 0; t < targetTokens; t++) {
             long upTo = prompt + t;
-            for (int startLayer : startLayers) {
-                flops += 3.0 * method.sampleCount() * config.forwardFlops(upTo, (upTo + 1) / 2, 1,
-                        config.numLayers() - startLayer);
+            for (LayerGradientEngine.Batch b : batches) {
+                flops += 3.0 * (b.to() - b.from()) * config.forwardFlops(upTo, (upTo + 1) / 2, 1,
+                        config.numLayers() - b.startLayer());
             }
         }
         double generationCache = generated ? length * kvBytesPerPosition(config) : 0;
         return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens,"
                 + " forward and backward over %d to %d positions from decoder layer %d up%s", paths.size(),
-                method.sampleCount(), targetTokens, prompt, prompt + targetTokens - 1, lowest, after));
+                method.sampleCount(), targetTokens, prompt, prompt + targetTokens - 1, startLayers[0], after));
     }
 
     /** {@code rows} prompts forwarded over the prompt, then over {@code targetTokens} tokens one at a time. */

@@ -6,14 +6,15 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.stream.Collectors;
 import org.llmattrib.attribution.JobListener;
 import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
@@ -33,9 +34,9 @@ import org.llmattrib.llama.Taps;
  *
  * <p>Below a group's lowest tapped decoder layer every path row computes what the input computes,
  * so its rows forward from that layer ({@link LlamaModel#forwardFrom}) on the input's residual
- * stream there, kept from the first forward; groups that start at the same layer are batched
- * together, and a batch never mixes start layers. The backward stops at the replaced taps anyway
- * (nothing below them requires a gradient).
+ * stream there, kept from the first forward. Rows are batched in the order of their start layers,
+ * and a batch forwards from the lowest start layer of its rows ({@link #batches}). The backward
+ * stops at the replaced taps anyway (nothing below them requires a gradient).
  */
 public final class LayerGradientEngine {
 
@@ -83,8 +84,26 @@ public final class LayerGradientEngine {
         return group.stream().mapToInt(layer -> LlamaModel.firstLayerReading(layer, config)).min().orElseThrow();
     }
 
-    /** Groups whose rows forward from the same decoder layer, and the input's residual stream [1, L, hidden] entering it. */
-    private record Run(int startLayer, NDArray stream, List<List<String>> groups) {}
+    private int startLayer(List<String> group) {
+        return fullDepth ? 0 : startLayer(group, model.config());
+    }
+
+    /** Rows [from, to) of the (group x sample) grid, forwarded from decoder layer {@code startLayer}. */
+    public record Batch(int from, int to, int startLayer) {}
+
+    /**
+     * The grid's rows in batches of {@code batchRows}, groups ordered by their start layers
+     * ({@code startLayers}, ascending): a batch forwards from the start layer of its first row, the
+     * lowest of its rows, so it mixes start layers only to fill up.
+     */
+    public static List<Batch> batches(int[] startLayers, int samples, int batchRows) {
+        List<Batch> batches = new ArrayList<>();
+        int rows = startLayers.length * samples;
+        for (int first = 0; first < rows; first += batchRows) {
+            batches.add(new Batch(first, Math.min(rows, first + batchRows), startLayers[first / samples]));
+        }
+        return batches;
+    }
 
     /**
      * @param prompt prompt ids
@@ -101,8 +120,8 @@ public final class LayerGradientEngine {
         model.checkIds(ids);
         model.checkIds(baseIds);
         List<String> layers = groups.stream().flatMap(List::stream).toList();
-        Map<Integer, List<List<String>>> byStart = groups.stream().collect(Collectors.groupingBy(
-                g -> fullDepth ? 0 : startLayer(g, model.config()), TreeMap::new, Collectors.toList()));
+        List<List<String>> ordered = groups.stream().sorted(Comparator.comparingInt(this::startLayer)).toList();
+        int[] startLayers = ordered.stream().mapToInt(this::startLayer).toArray();
         Random random = new Random(seed);
         try (NDManager m = jobManager.newSubManager()) {
             // activations on the input and the baseline input, and f(input) for every target token at once
@@ -110,10 +129,11 @@ public final class LayerGradientEngine {
             Map<String, NDArray> start = new LinkedHashMap<>();
             double[] fInput;
             double[] logProbs;
-            List<Run> runs = new ArrayList<>();
+            // per start layer, the input's residual stream [1, L, hidden] entering it
+            Map<Integer, NDArray> streams = new HashMap<>();
             try (NDManager first = m.newSubManager()) {
                 Set<String> captured = new HashSet<>(layers);
-                byStart.keySet().forEach(layer -> captured.add(model.streamInto(layer)));
+                Arrays.stream(startLayers).forEach(layer -> captured.add(model.streamInto(layer)));
                 Taps capture = Taps.capturing(captured);
                 NDArray both = first.create(concat(ids, baseIds)).reshape(2, len);
                 NDArray hidden = model.forward(both, first.ones(both.getShape(), DataType.INT64), capture, null);
@@ -128,14 +148,14 @@ public final class LayerGradientEngine {
                     end.put(layer, a.get("0:1"));
                     start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
                 }
-                byStart.forEach((layer, runGroups) -> {
+                for (int layer : startLayers) {
                     NDArray stream = capture.captured(model.streamInto(layer));
                     stream.attach(m);
-                    runs.add(new Run(layer, stream.get("0:1"), runGroups));
-                });
+                    streams.put(layer, stream.get("0:1"));
+                }
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
-                    runs.get(0), start, quantity) : null;
+                    startLayers[0], streams.get(startLayers[0]), start, quantity) : null;
 
             List<GradientMethod.PathSample> firstSamples = method.samples(random);
             for (int t = 0; t < target.length; t++) {
@@ -146,13 +166,10 @@ public final class LayerGradientEngine {
                     for (String layer : layers) {
                         acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
                     }
-                    for (Run run : runs) {
-                        int rows = run.groups().size() * samples.size();
-                        for (int first = 0; first < rows; first += batchRows) {
-                            checkpoint.run();
-                            pathBatch(m, ids, t, upTo, target[t], run, samples, first, Math.min(rows, first + batchRows),
-                                    start, end, quantity, random, acc);
-                        }
+                    for (Batch batch : batches(startLayers, samples.size(), batchRows)) {
+                        checkpoint.run();
+                        pathBatch(m, ids, t, upTo, target[t], ordered, samples, batch, streams.get(batch.startLayer()),
+                                start, end, quantity, random, acc);
                     }
                     TokenAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
                             samples.size(), acc);
@@ -169,10 +186,10 @@ public final class LayerGradientEngine {
 
     /**
      * f(target[t]) for every t when each group's layers output their start activation: one forward
-     * from the lowest start layer, that of {@code lowest}.
+     * from the lowest start layer, on the input's residual stream {@code stream} entering it.
      */
     private double[][] baselineOutputs(NDManager m, long[] ids, int promptLength, long[] target,
-            List<List<String>> groups, Run lowest, Map<String, NDArray> start, Quantity quantity) {
+            List<List<String>> groups, int startLayer, NDArray stream, Map<String, NDArray> start, Quantity quantity) {
         int len = ids.length;
         double[][] out = new double[groups.size()][];
         try (NDManager scratch = m.newSubManager()) {
@@ -182,8 +199,8 @@ public final class LayerGradientEngine {
                     taps.replaceRows(layer, start.get(layer).get(scratch, new NDIndex(":")), g);
                 }
             }
-            NDArray hidden = forward(scratch, lowest, ids, groups.size(), len, taps);
-            work.forward(groups.size(), len, 0, (long) groups.size() * target.length, layersFrom(lowest));
+            NDArray hidden = forward(scratch, startLayer, stream, ids, groups.size(), len, taps);
+            work.forward(groups.size(), len, 0, (long) groups.size() * target.length, layersFrom(startLayer));
             for (int g = 0; g < groups.size(); g++) {
                 out[g] = f(logSoftmax(hidden, promptLength, target.length, g), target, quantity);
             }
@@ -212,30 +229,36 @@ public final class LayerGradientEngine {
     }
 
     /**
-     * Rows of the input's first {@code upTo} tokens forwarded from the run's start layer on its
-     * residual stream (at full depth: from the token ids, through every layer): hidden states [rows, upTo, hidden].
+     * Rows of the input's first {@code upTo} tokens forwarded from decoder layer {@code startLayer} on
+     * the input's residual stream entering it (at full depth: from the token ids, through every
+     * layer): hidden states [rows, upTo, hidden].
      */
-    private NDArray forward(NDManager scratch, Run run, long[] ids, int rows, int upTo, Taps taps) {
+    private NDArray forward(NDManager scratch, int startLayer, NDArray stream, long[] ids, int rows, int upTo,
+            Taps taps) {
         NDArray mask = scratch.ones(new Shape(rows, upTo), DataType.INT64);
         if (fullDepth) {
-            NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
+            NDArray batch = scratch.create(Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
             return model.forward(batch, mask, taps, null);
         }
-        NDArray x = run.stream().get(scratch, new NDIndex(":, 0:{}", upTo)).repeat(0, rows); // [rows, upTo, hidden]
-        return model.forwardFrom(run.startLayer(), x, mask, taps, null);
+        NDArray x = stream.get(scratch, new NDIndex(":, 0:{}", upTo)).repeat(0, rows); // [rows, upTo, hidden]
+        return model.forwardFrom(startLayer, x, mask, taps, null);
     }
 
-    /** Decoder layers that a forward from {@code run}'s start layer runs. */
-    private int layersFrom(Run run) {
-        return model.config().numLayers() - run.startLayer();
+    /** Decoder layers that a forward from {@code startLayer} runs. */
+    private int layersFrom(int startLayer) {
+        return model.config().numLayers() - startLayer;
     }
 
-    /** Rows [from, to) of a run's (group x sample) grid: one forward with grad from its start layer, one backward. */
-    private void pathBatch(NDManager m, long[] ids, int t, int upTo, long target, Run run,
-            List<GradientMethod.PathSample> samples, int from, int to, Map<String, NDArray> start,
+    /**
+     * A batch of the (group x sample) grid, groups in batch order: one forward with grad from its
+     * start layer on the input's residual stream {@code stream} entering it, one backward.
+     */
+    private void pathBatch(NDManager m, long[] ids, int t, int upTo, long target, List<List<String>> groups,
+            List<GradientMethod.PathSample> samples, Batch batch, NDArray stream, Map<String, NDArray> start,
             Map<String, NDArray> end, Quantity quantity, Random random, Map<String, NDArray> acc) {
+        int from = batch.from();
+        int to = batch.to();
         int rows = to - from;
-        List<List<String>> groups = run.groups();
         try (NDManager scratch = m.newSubManager()) {
             Taps taps = Taps.capturing(Set.of());
             // NDArray.equals compares contents (and hashCode is 0): keep leaves in a list, not as map keys
@@ -267,7 +290,7 @@ public final class LayerGradientEngine {
                 }
             }
             Autograd.withGrad(() -> {
-                NDArray hidden = forward(scratch, run, ids, rows, upTo, taps);
+                NDArray hidden = forward(scratch, batch.startLayer(), stream, ids, rows, upTo, taps);
                 long[] last = new long[rows];
                 for (int r = 0; r < rows; r++) {
                     last[r] = (long) r * upTo + upTo - 1;
@@ -276,8 +299,8 @@ public final class LayerGradientEngine {
                 Autograd.backward(fRows.mul(scratch.create(weights).toType(fRows.getDataType(), false)).sum(), false);
                 return null;
             });
-            work.forward(rows, upTo, 0, rows, layersFrom(run));
-            work.backward(rows, upTo, rows, layersFrom(run));
+            work.forward(rows, upTo, 0, rows, layersFrom(batch.startLayer()));
+            work.backward(rows, upTo, rows, layersFrom(batch.startLayer()));
             for (Leaf leaf : leaves) {
                 NDArray contribution = Autograd.gradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
                 NDArray previous = acc.get(leaf.layer());
@@ -331,7 +354,7 @@ public final class LayerGradientEngine {
     }
 
     private static long[] concat(long[] a, long[] b) {
-        long[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        long[] r = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
     }

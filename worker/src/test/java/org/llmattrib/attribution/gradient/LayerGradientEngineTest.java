@@ -56,6 +56,10 @@ class LayerGradientEngineTest {
         assertThat(LayerGradientEngine.startLayer(TAPS.subList(0, 3), CONFIG)).isEqualTo(2);
         assertThat(MODEL.streamInto(0)).isEqualTo("model.embed_tokens");
         assertThat(MODEL.streamInto(4)).isEqualTo("model.layers.3");
+        // groups starting at layers 0, 0, 2, 3 with 3 samples each, 4 rows a batch
+        assertThat(LayerGradientEngine.batches(new int[] {0, 0, 2, 3}, 3, 4)).containsExactly(
+                new LayerGradientEngine.Batch(0, 4, 0), new LayerGradientEngine.Batch(4, 8, 0),
+                new LayerGradientEngine.Batch(8, 12, 2));
     }
 
     @Test
@@ -96,7 +100,7 @@ class LayerGradientEngineTest {
             Work work) {
         List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
         try (NDManager m = MODEL.manager().newSubManager()) {
-            // 7 rows a batch over 6-step paths: batches split runs and mix a run's groups
+            // 7 rows a batch over 6-step paths: batches split groups and mix start layers
             new LayerGradientEngine(MODEL, work, () -> {}, fullDepth).run(PROMPT, BASELINE, TARGET, groups,
                     new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 6), new Quantity.LogProb(), 7, 0, m,
                     out::add);
