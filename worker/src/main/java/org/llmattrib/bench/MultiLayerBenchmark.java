@@ -44,13 +44,13 @@ public final class MultiLayerBenchmark {
 
         out.println();
         out.println("cut: layers model.layers.*.mlp (one tap per decoder layer), n_steps 2, target \" playing\","
-                + " internal_batch_size 32, independent; measured in this run");
+                + " internal_batch_size 4, independent; measured in this run");
         out.printf("%-22s %7s %5s %5s %9s %8s %15s%n", "forward", "total s", "fwd", "bwd", "GFLOP", "GFLOP/s",
                 "estimate GFLOP");
         Job cut = plan(planner, n -> {
             n.put("target", " playing");
             n.putArray("layers").add("model.layers.*.mlp");
-            ((ObjectNode) n.get("method")).put("n_steps", 2).put("internal_batch_size", 32);
+            ((ObjectNode) n.get("method")).put("n_steps", 2).put("internal_batch_size", 4);
         });
         for (boolean fullDepth : List.of(true, false)) {
             Work work = new Work(llama.model());

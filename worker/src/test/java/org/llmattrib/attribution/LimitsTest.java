@@ -209,7 +209,7 @@ class LimitsTest {
 
     /**
      * On Llama-3.2-1B, the seed requests fit a CPU worker except the multi-layer one, whose globs
-     * expand to 65 layers there (2.7e14 FLOPs, some 45 minutes on 2 cores); a GPU worker takes all.
+     * expand to 65 layers there (1.6e14 FLOPs, some 30 minutes on 2 cores); a GPU worker takes all.
      */
     @Test
     void onTheOneBShapeOnlyTheSixtyFiveLayerSeedNeedsAGpu() throws IOException {
