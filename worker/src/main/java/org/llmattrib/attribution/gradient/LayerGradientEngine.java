@@ -79,7 +79,7 @@ public final class LayerGradientEngine {
         this.fullDepth = fullDepth;
     }
 
-    /** The decoder layer that a group's rows forward from: the lowest one that reads any of its taps. */
+    /** The decoder layer that a group's rows need to forward from: the lowest one that reads any of its taps. */
     public static int startLayer(List<String> group, LlamaConfig config) {
         return group.stream().mapToInt(layer -> LlamaModel.firstLayerReading(layer, config)).min().orElseThrow();
     }
@@ -148,7 +148,7 @@ public final class LayerGradientEngine {
                     end.put(layer, a.get("0:1"));
                     start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
                 }
-                for (int layer : startLayers) {
+                for (int layer : Arrays.stream(startLayers).distinct().toArray()) {
                     NDArray stream = capture.captured(model.streamInto(layer));
                     stream.attach(m);
                     streams.put(layer, stream.get("0:1"));
