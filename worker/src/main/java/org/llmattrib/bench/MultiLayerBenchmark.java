@@ -3,7 +3,6 @@ package org.llmattrib.bench;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
-import java.util.Collections;
 import java.util.List;
 import java.util.function.Consumer;
 import org.llmattrib.attribution.CostEstimate;
@@ -34,7 +33,7 @@ public final class MultiLayerBenchmark {
         for (String mode : List.of("independent", "joint")) {
             Job job = plan(planner, n -> n.put("multi_layer", mode));
             double after = CostEstimate.of(llama.model().config(), job).flops() / 1e9;
-            double before = CostEstimate.of(llama.model().config(), atEmbeddings(job)).flops() / 1e9;
+            double before = CostEstimate.of(llama.model().config(), job, true).flops() / 1e9;
             double captum = AttributionBenchmark.captumFlops(llama.model(), job, job.target().length) / 1e9
                     * job.layerPaths().size();
             out.printf("%-12s %5d %6d %7d %12.0f %12.0f %7.2f %12.0f%n", mode, job.layers().size(),
@@ -58,7 +57,7 @@ public final class MultiLayerBenchmark {
             runEngine(llama.model(), cut, work, fullDepth);
             double seconds = (System.nanoTime() - start) / 1e9;
             double gflop = work.toMap().get("flops").doubleValue() / 1e9;
-            double estimate = CostEstimate.of(llama.model().config(), fullDepth ? atEmbeddings(cut) : cut).flops() / 1e9;
+            double estimate = CostEstimate.of(llama.model().config(), cut, fullDepth).flops() / 1e9;
             out.printf("%-22s %7.2f %5d %5d %9.1f %8.1f %15.1f%n", fullDepth ? "before: full depth" : "after: from the tap",
                     seconds, work.toMap().get("forwards").longValue(), work.toMap().get("backwards").longValue(), gflop,
                     gflop / seconds, estimate);
@@ -70,16 +69,6 @@ public final class MultiLayerBenchmark {
         edit.accept(node);
         byte[] body = Protocol.encode(node);
         return planner.plan(Protocol.decodeRequest(body), body.length);
-    }
-
-    /**
-     * The job with every tap moved to the embeddings: the same rows, each through every layer, so
-     * that its estimate is what the job cost when every row ran the whole model.
-     */
-    private static Job atEmbeddings(Job job) {
-        return new Job(job.jobId(), job.features(), job.target(), job.maxNewTokens(), job.method(),
-                Collections.nCopies(job.layers().size(), LlamaModel.EMBED), job.joint(), job.quantity(), job.trials(),
-                job.reduce(), job.seed(), job.batchRows(), job.deadline());
     }
 
     private static void runEngine(LlamaModel model, Job job, Work work, boolean fullDepth) {

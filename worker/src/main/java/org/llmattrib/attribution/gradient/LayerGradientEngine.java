@@ -36,7 +36,7 @@ import org.llmattrib.llama.Taps;
  * so its rows forward from that layer ({@link LlamaModel#forwardFrom}) on the input's residual
  * stream there, kept from the first forward. Rows are batched in the order of their start layers,
  * and a batch forwards from the lowest start layer of its rows ({@link #batches}). The backward
- * stops at the replaced taps anyway (nothing below them requires a gradient).
+ * stops there in any case: nothing below the replaced taps requires a gradient (the weights do not).
  */
 public final class LayerGradientEngine {
 
@@ -84,23 +84,37 @@ public final class LayerGradientEngine {
         return group.stream().mapToInt(layer -> LlamaModel.firstLayerReading(layer, config)).min().orElseThrow();
     }
 
-    private int startLayer(List<String> group) {
-        return fullDepth ? 0 : startLayer(group, model.config());
+    /**
+     * The groups in the order their rows are batched: by start layer, so that a batch mixes start
+     * layers only to fill up; at full depth as given.
+     */
+    public static List<List<String>> batchOrder(List<List<String>> groups, LlamaConfig config, boolean fullDepth) {
+        return fullDepth ? groups : groups.stream().sorted(Comparator.comparingInt(g -> startLayer(g, config))).toList();
     }
 
-    /** Rows [from, to) of the (group x sample) grid, forwarded from decoder layer {@code startLayer}. */
-    public record Batch(int from, int to, int startLayer) {}
-
     /**
-     * The grid's rows in batches of {@code batchRows}, groups ordered by their start layers
-     * ({@code startLayers}, ascending): a batch forwards from the start layer of its first row, the
-     * lowest of its rows, so it mixes start layers only to fill up.
+     * Rows [from, to) of the (group x sample) grid and the lowest start layer of their groups: the
+     * backward runs from there up (nothing below it requires a gradient), and so does the forward
+     * except at full depth.
      */
-    public static List<Batch> batches(int[] startLayers, int samples, int batchRows) {
+    public record Batch(int from, int to, int startLayer) {
+        public int forwardLayers(LlamaConfig config, boolean fullDepth) {
+            return fullDepth ? config.numLayers() : config.numLayers() - startLayer;
+        }
+
+        public int backwardLayers(LlamaConfig config) {
+            return config.numLayers() - startLayer;
+        }
+    }
+
+    /** The grid of {@code groups} (in {@link #batchOrder}) x {@code samples} in batches of {@code batchRows} rows. */
+    public static List<Batch> batches(List<List<String>> groups, int samples, int batchRows, LlamaConfig config) {
         List<Batch> batches = new ArrayList<>();
-        int rows = startLayers.length * samples;
+        int rows = groups.size() * samples;
         for (int first = 0; first < rows; first += batchRows) {
-            batches.add(new Batch(first, Math.min(rows, first + batchRows), startLayers[first / samples]));
+            int to = Math.min(rows, first + batchRows);
+            batches.add(new Batch(first, to, startLayer(groups.subList(first / samples, (to - 1) / samples + 1)
+                    .stream().flatMap(List::stream).toList(), config)));
         }
         return batches;
     }
@@ -120,8 +134,8 @@ public final class LayerGradientEngine {
         model.checkIds(ids);
         model.checkIds(baseIds);
         List<String> layers = groups.stream().flatMap(List::stream).toList();
-        List<List<String>> ordered = groups.stream().sorted(Comparator.comparingInt(this::startLayer)).toList();
-        int[] startLayers = ordered.stream().mapToInt(this::startLayer).toArray();
+        List<List<String>> ordered = batchOrder(groups, model.config(), fullDepth);
+        Batch all = batches(groups, 1, groups.size(), model.config()).get(0); // one row per group
         Random random = new Random(seed);
         try (NDManager m = jobManager.newSubManager()) {
             // activations on the input and the baseline input, and f(input) for every target token at once
@@ -129,8 +143,9 @@ public final class LayerGradientEngine {
             Map<String, NDArray> start = new LinkedHashMap<>();
             double[] fInput;
             double[] logProbs;
-            // per start layer, the input's residual stream [1, L, hidden] entering it
+            // per start layer of a group, the input's residual stream [1, L, hidden] entering it
             Map<Integer, NDArray> streams = new HashMap<>();
+            int[] startLayers = groups.stream().mapToInt(g -> startLayer(g, model.config())).distinct().toArray();
             try (NDManager first = m.newSubManager()) {
                 Set<String> captured = new HashSet<>(layers);
                 Arrays.stream(startLayers).forEach(layer -> captured.add(model.streamInto(layer)));
@@ -148,14 +163,14 @@ public final class LayerGradientEngine {
                     end.put(layer, a.get("0:1"));
                     start.put(layer, method.startsAtBaseline() ? a.get("1:2") : a.get("0:1").zerosLike());
                 }
-                for (int layer : Arrays.stream(startLayers).distinct().toArray()) {
+                for (int layer : startLayers) {
                     NDArray stream = capture.captured(model.streamInto(layer));
                     stream.attach(m);
                     streams.put(layer, stream.get("0:1"));
                 }
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
-                    startLayers[0], streams.get(startLayers[0]), start, quantity) : null;
+                    all, streams.get(all.startLayer()), start, quantity) : null;
 
             List<GradientMethod.PathSample> firstSamples = method.samples(random);
             for (int t = 0; t < target.length; t++) {
@@ -166,7 +181,7 @@ public final class LayerGradientEngine {
                     for (String layer : layers) {
                         acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.dtype()));
                     }
-                    for (Batch batch : batches(startLayers, samples.size(), batchRows)) {
+                    for (Batch batch : batches(ordered, samples.size(), batchRows, model.config())) {
                         checkpoint.run();
                         pathBatch(m, ids, t, upTo, target[t], ordered, samples, batch, streams.get(batch.startLayer()),
                                 start, end, quantity, random, acc);
@@ -186,10 +201,11 @@ public final class LayerGradientEngine {
 
     /**
      * f(target[t]) for every t when each group's layers output their start activation: one forward
-     * from the lowest start layer, on the input's residual stream {@code stream} entering it.
+     * of one row per group, {@code all}, on the input's residual stream {@code stream} entering its
+     * start layer.
      */
     private double[][] baselineOutputs(NDManager m, long[] ids, int promptLength, long[] target,
-            List<List<String>> groups, int startLayer, NDArray stream, Map<String, NDArray> start, Quantity quantity) {
+            List<List<String>> groups, Batch all, NDArray stream, Map<String, NDArray> start, Quantity quantity) {
         int len = ids.length;
         double[][] out = new double[groups.size()][];
         try (NDManager scratch = m.newSubManager()) {
@@ -199,8 +215,9 @@ public final class LayerGradientEngine {
                     taps.replaceRows(layer, start.get(layer).get(scratch, new NDIndex(":")), g);
                 }
             }
-            NDArray hidden = forward(scratch, startLayer, stream, ids, groups.size(), len, taps);
-            work.forward(groups.size(), len, 0, (long) groups.size() * target.length, layersFrom(startLayer));
+            NDArray hidden = forward(scratch, all.startLayer(), stream, ids, groups.size(), len, taps);
+            work.forward(groups.size(), len, 0, (long) groups.size() * target.length,
+                    all.forwardLayers(model.config(), fullDepth));
             for (int g = 0; g < groups.size(); g++) {
                 out[g] = f(logSoftmax(hidden, promptLength, target.length, g), target, quantity);
             }
@@ -242,11 +259,6 @@ public final class LayerGradientEngine {
         }
         NDArray x = stream.get(scratch, new NDIndex(":, 0:{}", upTo)).repeat(0, rows); // [rows, upTo, hidden]
         return model.forwardFrom(startLayer, x, mask, taps, null);
-    }
-
-    /** Decoder layers that a forward from {@code startLayer} runs. */
-    private int layersFrom(int startLayer) {
-        return model.config().numLayers() - startLayer;
     }
 
     /**
@@ -299,8 +311,8 @@ public final class LayerGradientEngine {
                 Autograd.backward(fRows.mul(scratch.create(weights).toType(fRows.getDataType(), false)).sum(), false);
                 return null;
             });
-            work.forward(rows, upTo, 0, rows, layersFrom(batch.startLayer()));
-            work.backward(rows, upTo, rows, layersFrom(batch.startLayer()));
+            work.forward(rows, upTo, 0, rows, batch.forwardLayers(model.config(), fullDepth));
+            work.backward(rows, upTo, rows, batch.backwardLayers(model.config()));
             for (Leaf leaf : leaves) {
                 NDArray contribution = Autograd.gradient(leaf.value()).mul(leaf.delta()).sum(new int[] {0}, true);
                 NDArray previous = acc.get(leaf.layer());

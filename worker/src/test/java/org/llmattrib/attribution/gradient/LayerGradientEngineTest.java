@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.llmattrib.attribution.Quantity;
@@ -56,10 +57,15 @@ class LayerGradientEngineTest {
         assertThat(LayerGradientEngine.startLayer(TAPS.subList(0, 3), CONFIG)).isEqualTo(2);
         assertThat(MODEL.streamInto(0)).isEqualTo("model.embed_tokens");
         assertThat(MODEL.streamInto(4)).isEqualTo("model.layers.3");
-        // groups starting at layers 0, 0, 2, 3 with 3 samples each, 4 rows a batch
-        assertThat(LayerGradientEngine.batches(new int[] {0, 0, 2, 3}, 3, 4)).containsExactly(
-                new LayerGradientEngine.Batch(0, 4, 0), new LayerGradientEngine.Batch(4, 8, 0),
-                new LayerGradientEngine.Batch(8, 12, 2));
+        List<List<String>> groups = Stream.of("model.layers.2.self_attn.v_proj", "model.embed_tokens",
+                "model.layers.3.mlp", "model.layers.0.mlp").map(List::of).toList();
+        // in batch order the groups start at layers 0, 0, 2, 3; 3 samples each, 4 rows a batch
+        assertThat(LayerGradientEngine.batches(LayerGradientEngine.batchOrder(groups, CONFIG, false), 3, 4, CONFIG))
+                .containsExactly(new LayerGradientEngine.Batch(0, 4, 0), new LayerGradientEngine.Batch(4, 8, 0),
+                        new LayerGradientEngine.Batch(8, 12, 2));
+        // at full depth as given (2, 0, 3, 0): every batch has a row whose tap is below layer 1
+        assertThat(LayerGradientEngine.batches(LayerGradientEngine.batchOrder(groups, CONFIG, true), 3, 4, CONFIG))
+                .extracting(LayerGradientEngine.Batch::startLayer).containsExactly(0, 0, 0);
     }
 
     @Test
