@@ -24,7 +24,8 @@ import org.llmattrib.protocol.Protocol;
 public final class MultiLayerBenchmark {
     private MultiLayerBenchmark() {}
 
-    public static void run(Llama llama, PrintStream out) {
+    /** @param repeats how many times the cut runs before and after, alternating */
+    public static void run(Llama llama, int repeats, PrintStream out) {
         RequestPlanner planner = new RequestPlanner(llama, Limits.gpu());
         out.println("seed-lig-multilayer as in the seed, model FLOPs (CostEstimate; Captum: its schedule, once per"
                 + " layer in independent mode)");
@@ -43,7 +44,7 @@ public final class MultiLayerBenchmark {
 
         out.println();
         out.println("cut: layers model.layers.*.mlp (one tap per decoder layer), n_steps 2, target \" playing\","
-                + " internal_batch_size 4, independent; measured in this run");
+                + " internal_batch_size 4, independent; measured in this run, alternating");
         out.printf("%-22s %7s %5s %5s %9s %8s %15s%n", "forward", "total s", "fwd", "bwd", "GFLOP", "GFLOP/s",
                 "estimate GFLOP");
         Job cut = plan(planner, n -> {
@@ -51,17 +52,23 @@ public final class MultiLayerBenchmark {
             n.putArray("layers").add("model.layers.*.mlp");
             ((ObjectNode) n.get("method")).put("n_steps", 2).put("internal_batch_size", 4);
         });
-        for (boolean fullDepth : List.of(true, false)) {
-            Work work = new Work(llama.model());
-            long start = System.nanoTime();
-            runEngine(llama.model(), cut, work, fullDepth);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            double gflop = work.toMap().get("flops").doubleValue() / 1e9;
-            double estimate = CostEstimate.of(llama.model().config(), cut, fullDepth).flops() / 1e9;
-            out.printf("%-22s %7.2f %5d %5d %9.1f %8.1f %15.1f%n", fullDepth ? "before: full depth" : "after: from the tap",
-                    seconds, work.toMap().get("forwards").longValue(), work.toMap().get("backwards").longValue(), gflop,
-                    gflop / seconds, estimate);
+        for (int r = 0; r < repeats; r++) {
+            for (boolean fullDepth : List.of(true, false)) {
+                runCut(llama.model(), cut, fullDepth, out);
+            }
         }
+    }
+
+    private static void runCut(LlamaModel model, Job cut, boolean fullDepth, PrintStream out) {
+        Work work = new Work(model);
+        long start = System.nanoTime();
+        runEngine(model, cut, work, fullDepth);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double gflop = work.toMap().get("flops").doubleValue() / 1e9;
+        double estimate = CostEstimate.of(model.config(), cut, fullDepth).flops() / 1e9;
+        out.printf("%-22s %7.2f %5d %5d %9.1f %8.1f %15.1f%n", fullDepth ? "before: full depth" : "after: from the tap",
+                seconds, work.toMap().get("forwards").longValue(), work.toMap().get("backwards").longValue(), gflop,
+                gflop / seconds, estimate);
     }
 
     private static Job plan(RequestPlanner planner, Consumer<ObjectNode> edit) {

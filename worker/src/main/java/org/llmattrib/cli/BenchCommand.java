@@ -38,7 +38,7 @@ final class BenchCommand implements Callable<Integer> {
             case "attribution" -> attribution();
             case "multilayer" -> {
                 try (Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer)) {
-                    MultiLayerBenchmark.run(llama, System.out);
+                    MultiLayerBenchmark.run(llama, repeats, System.out);
                 }
             }
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
