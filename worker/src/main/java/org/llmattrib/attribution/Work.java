@@ -28,7 +28,10 @@ public final class Work {
         flops += model.forwardFlops(rows * tokens, past + (tokens + 1) / 2, scored, decoderLayers);
     }
 
-    /** A backward through a forward like {@link #forward}: about twice its FLOPs. */
+    /**
+     * A backward through the last {@code decoderLayers} decoder layers of a forward like
+     * {@link #forward}: about twice their FLOPs.
+     */
     public void backward(long rows, long tokens, long scored, int decoderLayers) {
         backwards++;
         flops += 2 * model.forwardFlops(rows * tokens, (tokens + 1) / 2, scored, decoderLayers);

@@ -16,8 +16,8 @@ import picocli.CommandLine.Parameters;
 
 /** Benchmarks that print numbers (see BENCHMARKS.md for recorded runs). */
 @Command(name = "bench", description = "Run a benchmark: runtime (forward throughput), attribution (seed requests),"
-        + " multilayer (multi-layer integrated gradients from the tapped layer against the full forward), kafka (what the"
-        + " Kafka path and the HTTP gateway add).")
+        + " multilayer (multi-layer integrated gradients from the tapped layer against the full forward),"
+        + " kafka (what the Kafka path and the HTTP gateway add).")
 final class BenchCommand implements Callable<Integer> {
     @Parameters(index = "0", description = "runtime, attribution, multilayer or kafka")
     String which;

@@ -89,7 +89,8 @@ public final class LayerGradientEngine {
      * layers only to fill up; at full depth as given.
      */
     public static List<List<String>> batchOrder(List<List<String>> groups, LlamaConfig config, boolean fullDepth) {
-        return fullDepth ? groups : groups.stream().sorted(Comparator.comparingInt(g -> startLayer(g, config))).toList();
+        return fullDepth ? groups
+                : groups.stream().sorted(Comparator.comparingInt(g -> startLayer(g, config))).toList();
     }
 
     /**
