@@ -90,12 +90,11 @@ public final class AttributionEngine {
         }
         long[] prompt = tokens.fullPrompt();
         long[] baseline = tokens.render(new boolean[tokens.featureCount()], null);
-        List<List<String>> paths = job.joint() ? List.of(job.layers()) : job.layers().stream().map(List::of).toList();
         int[][] groups = tokens.positionGroups();
         Map<String, double[]> layersSeq = new LinkedHashMap<>();
         job.layers().forEach(l -> layersSeq.put(l, new double[groups.length]));
-        new LayerGradientEngine(llama.model(), work, checkpoint).run(prompt, baseline, target, paths, g.method(),
-                job.quantity(), job.batchRows(), job.seed(), m, r -> {
+        new LayerGradientEngine(llama.model(), work, checkpoint).run(prompt, baseline, target, job.layerPaths(),
+                g.method(), job.quantity(), job.batchRows(), job.seed(), m, r -> {
                     Map<String, double[]> rows = new LinkedHashMap<>();
                     Map<String, String> tensors = job.reduce() == Job.Reduce.NONE ? new LinkedHashMap<>() : null;
                     for (String layer : job.layers()) {

@@ -1,7 +1,9 @@
 package org.llmattrib.attribution;
 
 import ai.djl.ndarray.types.DataType;
+import java.util.List;
 import org.llmattrib.attribution.gradient.GradientMethod;
+import org.llmattrib.attribution.gradient.LayerGradientEngine;
 import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.llama.NativeCast;
 
@@ -14,9 +16,11 @@ import org.llmattrib.llama.NativeCast;
  *   <li>perturbation methods: every perturbed prompt (the full one, plus trials x coalitions)
  *       forwarded over the prompt, then over the target token by token;
  *   <li>gradient methods: one forward of the input and its baseline over prompt + target, one of
- *       each layer path at its baseline (methods with a completeness check), and for each target
- *       token t a forward and a backward (twice the forward) of layer paths x samples rows over the
- *       prompt + t tokens.
+ *       each layer path at its baseline (methods with a completeness check) from the lowest tapped
+ *       decoder layer, and for each target token t a forward and a backward (twice the forward) of
+ *       layer paths x samples rows over the prompt + t tokens, each batch of them through the
+ *       decoder layers from the lowest tapped one of its rows up ({@link LayerGradientEngine#batches}).
+ *       The backward runs from there even when the forward runs every layer.
  * </ul>
  *
  * <p>It is an upper bound of what the engine measures: the engine scores identical perturbed
@@ -34,6 +38,14 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
 
     /** The estimate for a model of {@code config} whose activations are {@code dtype}. */
     public static CostEstimate of(LlamaConfig config, DataType dtype, Job job) {
+        return of(config, dtype, job, false);
+    }
+
+    /**
+     * @param fullDepth for gradient methods, the estimate of {@link LayerGradientEngine}'s full-depth
+     *     reference: every path forward through every layer
+     */
+    public static CostEstimate of(LlamaConfig config, DataType dtype, Job job, boolean fullDepth) {
         int prompt = job.features().fullPrompt().length;
         boolean generated = job.target() == null;
         int targetTokens = generated ? job.maxNewTokens() : job.target().length;
@@ -46,21 +58,29 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
                     "%.0f perturbed prompts of %d tokens x %d target tokens%s", prompts, prompt, targetTokens, after));
         }
         GradientMethod method = ((Job.Gradient) job.method()).method();
-        int paths = job.joint() ? 1 : job.layers().size();
-        double rows = (double) paths * method.sampleCount();
+        List<List<String>> paths = job.layerPaths();
+        List<List<String>> ordered = LayerGradientEngine.batchOrder(paths, config, fullDepth);
+        List<LayerGradientEngine.Batch> batches = LayerGradientEngine.batches(ordered, method.sampleCount(),
+                job.batchRows(), config);
+        LayerGradientEngine.Batch baseline = LayerGradientEngine.batches(paths, 1, paths.size(), config).get(0);
         long length = prompt + targetTokens;
         double flops = generation + config.forwardFlops(2 * length, (length + 1) / 2, targetTokens);
         if (method.hasCompleteness()) {
-            flops += (double) paths * config.forwardFlops(length, (length + 1) / 2, targetTokens);
+            flops += (double) paths.size() * config.forwardFlops(length, (length + 1) / 2, targetTokens,
+                    baseline.forwardLayers(config, fullDepth));
         }
         for (int t = 0; t < targetTokens; t++) {
             long upTo = prompt + t;
-            flops += 3 * rows * config.forwardFlops(upTo, (upTo + 1) / 2, 1);
+            for (LayerGradientEngine.Batch b : batches) {
+                flops += (double) (b.to() - b.from()) * (config.forwardFlops(upTo, (upTo + 1) / 2, 1,
+                        b.forwardLayers(config, fullDepth))
+                        + 2 * config.forwardFlops(upTo, (upTo + 1) / 2, 1, b.backwardLayers(config)));
+            }
         }
         double generationCache = generated ? length * kvBytesPerPosition(config, dtype) : 0;
-        return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens, forward and"
-                + " backward over %d to %d positions%s", paths, method.sampleCount(), targetTokens, prompt,
-                prompt + targetTokens - 1, after));
+        return new CostEstimate(flops, generationCache, String.format("%d layer paths x %d samples x %d target tokens,"
+                + " forward and backward over %d to %d positions from decoder layer %d up%s", paths.size(),
+                method.sampleCount(), targetTokens, prompt, prompt + targetTokens - 1, baseline.startLayer(), after));
     }
 
     /** {@code rows} prompts forwarded over the prompt, then over {@code targetTokens} tokens one at a time. */

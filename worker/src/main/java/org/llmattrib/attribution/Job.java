@@ -30,6 +30,11 @@ public record Job(
 
     public enum Reduce { SUM, L2, NONE }
 
+    /** The layer groups interpolated together: one per layer, or (joint) one of all layers. */
+    public List<List<String>> layerPaths() {
+        return joint ? List.of(layers) : layers.stream().map(List::of).toList();
+    }
+
     /** The attribution method: a perturbation one or a layer gradient one. */
     public sealed interface Method {
         String name();

@@ -18,15 +18,23 @@ public final class Work {
 
     /** A forward of {@code rows} rows of {@code tokens} new tokens after {@code past} cached ones, scoring {@code scored} positions. */
     public void forward(long rows, long tokens, long past, long scored) {
-        forwards++;
-        this.rows += rows;
-        flops += model.forwardFlops(rows * tokens, past + (tokens + 1) / 2, scored);
+        forward(rows, tokens, past, scored, model.config().numLayers());
     }
 
-    /** A backward through a forward like {@link #forward}: about twice its FLOPs. */
-    public void backward(long rows, long tokens, long scored) {
+    /** Like {@link #forward(long, long, long, long)} through the last {@code decoderLayers} decoder layers only. */
+    public void forward(long rows, long tokens, long past, long scored, int decoderLayers) {
+        forwards++;
+        this.rows += rows;
+        flops += model.forwardFlops(rows * tokens, past + (tokens + 1) / 2, scored, decoderLayers);
+    }
+
+    /**
+     * A backward through the last {@code decoderLayers} decoder layers of a forward like
+     * {@link #forward}: about twice their FLOPs.
+     */
+    public void backward(long rows, long tokens, long scored, int decoderLayers) {
         backwards++;
-        flops += 2 * model.forwardFlops(rows * tokens, (tokens + 1) / 2, scored);
+        flops += 2 * model.forwardFlops(rows * tokens, (tokens + 1) / 2, scored, decoderLayers);
     }
 
     public Map<String, Number> toMap() {

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.llmattrib.bench.AttributionBenchmark;
 import org.llmattrib.bench.KafkaOverheadBenchmark;
+import org.llmattrib.bench.MultiLayerBenchmark;
 import org.llmattrib.bench.RuntimeBenchmark;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.Precision;
@@ -16,9 +17,10 @@ import picocli.CommandLine.Parameters;
 
 /** Benchmarks that print numbers (see BENCHMARKS.md for recorded runs). */
 @Command(name = "bench", description = "Run a benchmark: runtime (forward throughput), attribution (seed requests),"
+        + " multilayer (multi-layer integrated gradients from the tapped layer against the full forward),"
         + " kafka (what the Kafka path and the HTTP gateway add).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "runtime, attribution or kafka")
+    @Parameters(index = "0", description = "runtime, attribution, multilayer or kafka")
     String which;
 
     @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}")
@@ -39,6 +41,11 @@ final class BenchCommand implements Callable<Integer> {
         switch (which) {
             case "runtime" -> RuntimeBenchmark.run(layers, repeats, dtypes, System.out);
             case "attribution" -> attribution();
+            case "multilayer" -> {
+                try (Llama llama = AttributionBenchmark.randomOneB(layers, tokenizer, Precision.FLOAT32)) {
+                    MultiLayerBenchmark.run(llama, repeats, System.out);
+                }
+            }
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "unknown benchmark '" + which + "'");

@@ -140,17 +140,29 @@ public record LlamaConfig(
      * {@code context} keys on average, with the LM head at {@code scored} positions.
      */
     public long forwardFlops(long tokens, long context, long scored) {
-        long embeddings = (long) vocabSize * hiddenSize * (tieWordEmbeddings ? 1 : 2);
-        long perToken = 2L * (parameterCount() - embeddings);
-        long attention = 4L * numLayers * numHeads * headDim * context;
-        return tokens * (perToken + attention) + scored * 2L * vocabSize * hiddenSize;
+        return forwardFlops(tokens, context, scored, numLayers);
+    }
+
+    /**
+     * Like {@link #forwardFlops(long, long, long)} for a forward through the last
+     * {@code decoderLayers} decoder layers only (and the final norm and LM head), as
+     * {@link LlamaModel#forwardFrom} runs it from layer numLayers - decoderLayers.
+     */
+    public long forwardFlops(long tokens, long context, long scored, int decoderLayers) {
+        long perLayer = 2L * layerParameterCount() + 4L * numHeads * headDim * context;
+        return tokens * (decoderLayers * perLayer + 2L * hiddenSize) + scored * 2L * vocabSize * hiddenSize;
     }
 
     /** Parameters of the model, for FLOP counts. */
     public long parameterCount() {
+        long embed = (long) vocabSize * hiddenSize;
+        return numLayers * layerParameterCount() + hiddenSize + embed * (tieWordEmbeddings ? 1 : 2);
+    }
+
+    /** Parameters of one decoder layer: attention, MLP, two norms. */
+    private long layerParameterCount() {
         long attn = (long) hiddenSize * headDim * (2L * numHeads + 2L * numKvHeads);
         long mlp = 3L * hiddenSize * intermediateSize;
-        long embed = (long) vocabSize * hiddenSize;
-        return numLayers * (attn + mlp + 2L * hiddenSize) + hiddenSize + embed * (tieWordEmbeddings ? 1 : 2);
+        return attn + mlp + 2L * hiddenSize;
     }
 }

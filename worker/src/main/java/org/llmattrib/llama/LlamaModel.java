@@ -12,6 +12,7 @@ import ai.djl.nn.core.Linear;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -57,6 +58,8 @@ public final class LlamaModel implements AutoCloseable {
 
     public static final String EMBED = "model.embed_tokens";
     public static final String FINAL_NORM = "model.norm";
+    /** model.layers.i (the layer's output) or model.layers.i.submodule. */
+    private static final Pattern LAYER_TAP = Pattern.compile("model\\.layers\\.(\\d+)(\\..+)?");
 
     private final LlamaConfig config;
     private final NDManager manager;
@@ -186,7 +189,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * The forward pass up to the final norm: hidden states [B, L, hidden].
+     * The forward pass up to the final norm: hidden states [B, L, hidden]. The embeddings, then
+     * {@link #forwardFrom} layer 0.
      *
      * @param ids [B, L] int64 token ids
      * @param mask [B, L] 1 for tokens, 0 for padding (any side); RoPE positions count tokens only
@@ -194,9 +198,25 @@ public final class LlamaModel implements AutoCloseable {
      * @param cache null, or a cache that this call extends with the new positions
      */
     public NDArray forward(NDArray ids, NDArray mask, Taps taps, KvCache cache) {
-        long batch = ids.getShape().get(0);
-        long len = ids.getShape().get(1);
-        NDManager m = ids.getManager();
+        NDArray x = Embedding.embedding(ids, embedTokens, SparseFormat.DENSE).singletonOrThrow(); // [B, L, hidden]
+        return forwardFrom(0, x, mask, taps, cache);
+    }
+
+    /**
+     * The forward from decoder layer {@code first} up to the final norm: hidden states [B, L, hidden].
+     * {@code x} [B, L, hidden] is the residual stream entering that layer, the output of tap
+     * {@link #streamInto}(first) (which this applies first); {@code first == numLayers} runs the final
+     * norm only. On the activations the full forward has there, the result is the full forward's.
+     *
+     * @param cache null, or (from layer 0 only) a cache that this call extends with the new positions
+     */
+    public NDArray forwardFrom(int first, NDArray x, NDArray mask, Taps taps, KvCache cache) {
+        if (cache != null && first > 0) {
+            throw new IllegalArgumentException("a KV cache needs every layer: forward from layer 0");
+        }
+        long batch = x.getShape().get(0);
+        long len = x.getShape().get(1);
+        NDManager m = x.getManager();
         NDArray tokenMask = mask.toType(DataType.BOOLEAN, false);
         NDArray counts = mask.toType(DataType.INT64, false).cumSum(1);
         long past = cache == null ? 0 : cache.length();
@@ -211,14 +231,39 @@ public final class LlamaModel implements AutoCloseable {
         NDArray sin = toModelType(angles.sin());
         NDArray bias = attentionBias(m, keyMask, past, len);
 
-        NDArray x = taps.at(EMBED, Embedding.embedding(ids, embedTokens, SparseFormat.DENSE).singletonOrThrow());
-        for (int i = 0; i < layers.size(); i++) {
+        x = taps.at(streamInto(first), x);
+        for (int i = first; i < layers.size(); i++) {
             x = decoderLayer(i, x, cos, sin, bias, taps, cache);
         }
         if (cache != null) {
             cache.advance(keyMask, seenBefore.add(counts.get(":, -1:")));
         }
         return taps.at(FINAL_NORM, rmsNorm(x, finalNorm));
+    }
+
+    /** The tap whose output is the residual stream entering decoder layer {@code layer} (0..numLayers). */
+    public String streamInto(int layer) {
+        return layer == 0 ? EMBED : layers.get(layer - 1).names().output();
+    }
+
+    /**
+     * The lowest decoder layer whose forward reads tap {@code name} (numLayers for the final norm):
+     * with that tap replaced, {@link #forwardFrom} this layer recomputes everything that changes.
+     * A tap inside layer i starts at i, the layer's output {@code model.layers.i} at i + 1.
+     */
+    public static int firstLayerReading(String name, LlamaConfig config) {
+        if (name.equals(EMBED)) {
+            return 0;
+        }
+        if (name.equals(FINAL_NORM)) {
+            return config.numLayers();
+        }
+        Matcher layer = LAYER_TAP.matcher(name);
+        if (!layer.matches()) {
+            throw new IllegalArgumentException("not a tap: " + name);
+        }
+        int i = Integer.parseInt(layer.group(1));
+        return layer.group(2) == null ? i + 1 : i;
     }
 
     /** [B, 1, L, S] additive mask: 0 where query i may attend key j (a token at or before it), else -1e9. */
@@ -341,6 +386,11 @@ public final class LlamaModel implements AutoCloseable {
     /** See {@link LlamaConfig#forwardFlops}. */
     public long forwardFlops(long tokens, long context, long scored) {
         return config.forwardFlops(tokens, context, scored);
+    }
+
+    /** See {@link LlamaConfig#forwardFlops(long, long, long, int)}. */
+    public long forwardFlops(long tokens, long context, long scored, int decoderLayers) {
+        return config.forwardFlops(tokens, context, scored, decoderLayers);
     }
 
     @Override

@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.llmattrib.bench.RandomLlama;
@@ -155,19 +156,20 @@ class LimitsTest {
         }
     }
 
-    /** 65 layers x 1,000 steps on the Llama-3.2-1B shape: some 36 hours on a CPU worker, refused with the estimate. */
+    /** 65 layers x 2,000 steps on the Llama-3.2-1B shape: some 40 hours on a CPU worker, refused with the estimate. */
     @Test
-    void theOneBShapeRefusesSixtyFiveLayersTimesAThousandSteps() {
+    void theOneBShapeRefusesSixtyFiveLayersTimesTwoThousandSteps() {
         String lig = "\"target\": \" playing golf\", \"method\": {\"name\": \"layer_integrated_gradients\"";
-        Job absurd = withLayers(plan(request(SEED_PROMPT, lig + ", \"n_steps\": 1000}"), Limits.cpu()), 65);
+        Job absurd = withSeedLayers(plan(request(SEED_PROMPT, lig + ", \"n_steps\": 2000}"), Limits.gpu()));
         CostEstimate cost = CostEstimate.of(ONE_B, DataType.FLOAT32, absurd);
-        // 65,000 rows x 3 (forward, backward) x ~2 GFLOP per position x ~18 positions x 2 target tokens
+        // 130,000 rows x 3 (forward, backward) x ~2 GFLOP per position x ~18 positions x 2 target tokens, each
+        // row through the layers from its tap up (on average 8.6 of 16 layers)
         assertThat(cost.flops()).isBetween(1e15, 1e17);
         for (Limits limits : List.of(Limits.cpu(), Limits.gpu())) {
             assertThatThrownBy(() -> limits.checkCost(cost)).isInstanceOfSatisfying(RequestException.class, e -> {
                 assertThat(e.code()).isEqualTo("limit_exceeded");
                 assertThat(e.field()).isEqualTo("method");
-                assertThat(e.getMessage()).matches("estimated 1\\.3e16 FLOPs \\(65 layer paths x 1000 samples x 2"
+                assertThat(e.getMessage()).matches("estimated 1\\.5e16 FLOPs \\(65 layer paths x 2000 samples x 2"
                         + " target tokens.*\\) exceeds this worker's limit 1\\.0e1[46] \\(--max-job-flops\\)");
             });
         }
@@ -209,7 +211,7 @@ class LimitsTest {
 
     /**
      * On Llama-3.2-1B, the seed requests fit a CPU worker except the multi-layer one, whose globs
-     * expand to 65 layers there (2.7e14 FLOPs, some 45 minutes on 2 cores); a GPU worker takes all.
+     * expand to 65 layers there (1.6e14 FLOPs, some 30 minutes on 2 cores); a GPU worker takes all.
      */
     @Test
     void onTheOneBShapeOnlyTheSixtyFiveLayerSeedNeedsAGpu() throws IOException {
@@ -217,7 +219,7 @@ class LimitsTest {
                 "seed-lig-embeddings", "seed-lig-multilayer")) {
             Job job = plan(Protocol.JSON.writeValueAsString(example(name)), Limits.cpu());
             if (name.equals("seed-lig-multilayer")) {
-                job = withLayers(job, 65);
+                job = withSeedLayers(job);
             }
             CostEstimate cost = CostEstimate.of(ONE_B, DataType.FLOAT32, job);
             Limits.gpu().checkCost(cost);
@@ -229,9 +231,11 @@ class LimitsTest {
         }
     }
 
-    /** The job with {@code count} layers (the 1B shape has more taps than the tiny model). */
-    private static Job withLayers(Job job, int count) {
-        List<String> layers = IntStream.range(0, count).mapToObj(i -> "model.layers." + i / 4 + ".tap" + i % 4).toList();
+    /** The job with the seed's 65 layers on the 1B shape (its globs expand to 9 on the tiny model). */
+    private static Job withSeedLayers(Job job) {
+        List<String> layers = Stream.concat(Stream.of("model.embed_tokens"), IntStream.range(0, 16).boxed()
+                .flatMap(i -> Stream.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp")
+                        .map(tap -> "model.layers." + i + "." + tap))).toList();
         return new Job(job.jobId(), job.features(), job.target(), job.maxNewTokens(), job.method(), layers, job.joint(),
                 job.quantity(), job.trials(), job.reduce(), job.seed(), job.batchRows(), job.deadline());
     }
@@ -267,6 +271,10 @@ class LimitsTest {
             double estimated = CostEstimate.of(tiny.model().config(), tiny.model().dtype(), job).flops();
             assertThat(estimated / measured).as(name + ": estimated " + estimated + ", measured " + measured)
                     .isBetween(1.0, 2.0);
+            if (job.method() instanceof Job.Gradient) {
+                // the same rows through the same layers, counted before and after
+                assertThat(estimated).as(name).isEqualTo(measured);
+            }
         }
     }
 

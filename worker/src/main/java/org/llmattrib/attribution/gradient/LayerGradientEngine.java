@@ -4,16 +4,22 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.llmattrib.attribution.JobListener;
 import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.llama.Autograd;
+import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.llama.Taps;
 
@@ -25,6 +31,12 @@ import org.llmattrib.llama.Taps;
  * layer gets its own path, so completeness holds per layer), one group of all layers in Captum's
  * joint mode. For target token t the sequence is prompt + target[&lt;t] and f is the
  * {@link Quantity} (log p(target[t]), p, or a contrast) at its last position.
+ *
+ * <p>Below a group's lowest tapped decoder layer every path row computes what the input computes,
+ * so its rows forward from that layer ({@link LlamaModel#forwardFrom}) on the input's residual
+ * stream there, kept from the first forward. Rows are batched in the order of their start layers,
+ * and a batch forwards from the lowest start layer of its rows ({@link #batches}). The backward
+ * stops there in any case: nothing below the replaced taps requires a gradient (the weights do not).
  *
  * <p>Paths and leaves are in the model's type; each gradient x (end - start) is widened to float32
  * (float64 for a float64 model) before it is accumulated, so a bfloat16 model's attributions sum in float32.
@@ -52,11 +64,63 @@ public final class LayerGradientEngine {
     private final LlamaModel model;
     private final Work work;
     private final Runnable checkpoint;
+    private final boolean fullDepth;
 
     public LayerGradientEngine(LlamaModel model, Work work, Runnable checkpoint) {
+        this(model, work, checkpoint, false);
+    }
+
+    /**
+     * @param fullDepth forward every row from the embeddings through all layers, as the engine did
+     *     before it started at the tapped layer: the reference that the exactness test and the
+     *     benchmark compare with
+     */
+    public LayerGradientEngine(LlamaModel model, Work work, Runnable checkpoint, boolean fullDepth) {
         this.model = model;
         this.work = work;
         this.checkpoint = checkpoint;
+        this.fullDepth = fullDepth;
+    }
+
+    /** The decoder layer that a group's rows need to forward from: the lowest one that reads any of its taps. */
+    public static int startLayer(List<String> group, LlamaConfig config) {
+        return group.stream().mapToInt(layer -> LlamaModel.firstLayerReading(layer, config)).min().orElseThrow();
+    }
+
+    /**
+     * The groups in the order their rows are batched: by start layer, so that a batch mixes start
+     * layers only to fill up; at full depth as given.
+     */
+    public static List<List<String>> batchOrder(List<List<String>> groups, LlamaConfig config, boolean fullDepth) {
+        return fullDepth ? groups
+                : groups.stream().sorted(Comparator.comparingInt(g -> startLayer(g, config))).toList();
+    }
+
+    /**
+     * Rows [from, to) of the (group x sample) grid and the lowest start layer of their groups: the
+     * backward runs from there up (nothing below it requires a gradient), and so does the forward
+     * except at full depth.
+     */
+    public record Batch(int from, int to, int startLayer) {
+        public int forwardLayers(LlamaConfig config, boolean fullDepth) {
+            return fullDepth ? config.numLayers() : config.numLayers() - startLayer;
+        }
+
+        public int backwardLayers(LlamaConfig config) {
+            return config.numLayers() - startLayer;
+        }
+    }
+
+    /** The grid of {@code groups} (in {@link #batchOrder}) x {@code samples} in batches of {@code batchRows} rows. */
+    public static List<Batch> batches(List<List<String>> groups, int samples, int batchRows, LlamaConfig config) {
+        List<Batch> batches = new ArrayList<>();
+        int rows = groups.size() * samples;
+        for (int first = 0; first < rows; first += batchRows) {
+            int to = Math.min(rows, first + batchRows);
+            batches.add(new Batch(first, to, startLayer(groups.subList(first / samples, (to - 1) / samples + 1)
+                    .stream().flatMap(List::stream).toList(), config)));
+        }
+        return batches;
     }
 
     /**
@@ -74,6 +138,8 @@ public final class LayerGradientEngine {
         model.checkIds(ids);
         model.checkIds(baseIds);
         List<String> layers = groups.stream().flatMap(List::stream).toList();
+        List<List<String>> ordered = batchOrder(groups, model.config(), fullDepth);
+        Batch all = batches(groups, 1, groups.size(), model.config()).get(0); // one row per group
         Random random = new Random(seed);
         try (NDManager m = jobManager.newSubManager()) {
             // activations on the input and the baseline input, and f(input) for every target token at once
@@ -81,8 +147,13 @@ public final class LayerGradientEngine {
             Map<String, NDArray> start = new LinkedHashMap<>();
             double[] fInput;
             double[] logProbs;
+            // per start layer of a group, the input's residual stream [1, L, hidden] entering it
+            Map<Integer, NDArray> streams = new HashMap<>();
+            int[] startLayers = groups.stream().mapToInt(g -> startLayer(g, model.config())).distinct().toArray();
             try (NDManager first = m.newSubManager()) {
-                Taps capture = Taps.capturing(new HashSet<>(layers));
+                Set<String> captured = new HashSet<>(layers);
+                Arrays.stream(startLayers).forEach(layer -> captured.add(model.streamInto(layer)));
+                Taps capture = Taps.capturing(captured);
                 NDArray both = first.create(concat(ids, baseIds)).reshape(2, len);
                 NDArray hidden = model.forward(both, first.ones(both.getShape(), DataType.INT64), capture, null);
                 work.forward(2, len, 0, target.length);
@@ -97,9 +168,14 @@ public final class LayerGradientEngine {
                     start.put(layer, method.startsAtBaseline() ? a.get("1:2")
                             : model.toModelType(m.zeros(a.get("0:1").getShape(), model.wideType())));
                 }
+                for (int layer : startLayers) {
+                    NDArray stream = capture.captured(model.streamInto(layer));
+                    stream.attach(m);
+                    streams.put(layer, stream.get("0:1"));
+                }
             }
             double[][] fBaseline = method.hasCompleteness() ? baselineOutputs(m, ids, prompt.length, target, groups,
-                    start, quantity) : null;
+                    all, streams.get(all.startLayer()), start, quantity) : null;
 
             List<GradientMethod.PathSample> firstSamples = method.samples(random);
             for (int t = 0; t < target.length; t++) {
@@ -110,10 +186,9 @@ public final class LayerGradientEngine {
                     for (String layer : layers) {
                         acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.wideType()));
                     }
-                    int rows = groups.size() * samples.size();
-                    for (int first = 0; first < rows; first += batchRows) {
+                    for (Batch batch : batches(ordered, samples.size(), batchRows, model.config())) {
                         checkpoint.run();
-                        pathBatch(m, ids, t, upTo, target[t], groups, samples, first, Math.min(rows, first + batchRows),
+                        pathBatch(m, ids, t, upTo, target[t], ordered, samples, batch, streams.get(batch.startLayer()),
                                 start, end, quantity, random, acc);
                     }
                     TokenAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
@@ -129,21 +204,25 @@ public final class LayerGradientEngine {
         }
     }
 
-    /** f(target[t]) for every t when each group's layers output their start activation. */
+    /**
+     * f(target[t]) for every t when each group's layers output their start activation: one forward
+     * of one row per group, {@code all}, on the input's residual stream {@code stream} entering its
+     * start layer.
+     */
     private double[][] baselineOutputs(NDManager m, long[] ids, int promptLength, long[] target,
-            List<List<String>> groups, Map<String, NDArray> start, Quantity quantity) {
+            List<List<String>> groups, Batch all, NDArray stream, Map<String, NDArray> start, Quantity quantity) {
         int len = ids.length;
         double[][] out = new double[groups.size()][];
         try (NDManager scratch = m.newSubManager()) {
-            NDArray batch = scratch.create(ids).reshape(1, len).repeat(0, groups.size());
-            Taps taps = Taps.capturing(java.util.Set.of());
+            Taps taps = Taps.capturing(Set.of());
             for (int g = 0; g < groups.size(); g++) {
                 for (String layer : groups.get(g)) {
                     taps.replaceRows(layer, start.get(layer).get(scratch, new NDIndex(":")), g);
                 }
             }
-            NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
-            work.forward(groups.size(), len, 0, (long) groups.size() * target.length);
+            NDArray hidden = forward(scratch, all.startLayer(), stream, ids, groups.size(), len, taps);
+            work.forward(groups.size(), len, 0, (long) groups.size() * target.length,
+                    all.forwardLayers(model.config(), fullDepth));
             for (int g = 0; g < groups.size(); g++) {
                 out[g] = f(logSoftmax(hidden, promptLength, target.length, g), target, quantity);
             }
@@ -171,14 +250,34 @@ public final class LayerGradientEngine {
         return out;
     }
 
-    /** Rows [from, to) of the (group x sample) grid: one forward with grad, one backward. */
+    /**
+     * Rows of the input's first {@code upTo} tokens forwarded from decoder layer {@code startLayer} on
+     * the input's residual stream entering it (at full depth: from the token ids, through every
+     * layer): hidden states [rows, upTo, hidden].
+     */
+    private NDArray forward(NDManager scratch, int startLayer, NDArray stream, long[] ids, int rows, int upTo,
+            Taps taps) {
+        NDArray mask = scratch.ones(new Shape(rows, upTo), DataType.INT64);
+        if (fullDepth) {
+            NDArray batch = scratch.create(Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
+            return model.forward(batch, mask, taps, null);
+        }
+        NDArray x = stream.get(scratch, new NDIndex(":, 0:{}", upTo)).repeat(0, rows); // [rows, upTo, hidden]
+        return model.forwardFrom(startLayer, x, mask, taps, null);
+    }
+
+    /**
+     * A batch of the (group x sample) grid, groups in batch order: one forward with grad from its
+     * start layer on the input's residual stream {@code stream} entering it, one backward.
+     */
     private void pathBatch(NDManager m, long[] ids, int t, int upTo, long target, List<List<String>> groups,
-            List<GradientMethod.PathSample> samples, int from, int to, Map<String, NDArray> start,
+            List<GradientMethod.PathSample> samples, Batch batch, NDArray stream, Map<String, NDArray> start,
             Map<String, NDArray> end, Quantity quantity, Random random, Map<String, NDArray> acc) {
+        int from = batch.from();
+        int to = batch.to();
         int rows = to - from;
         try (NDManager scratch = m.newSubManager()) {
-            NDArray batch = scratch.create(java.util.Arrays.copyOf(ids, upTo)).reshape(1, upTo).repeat(0, rows);
-            Taps taps = Taps.capturing(java.util.Set.of());
+            Taps taps = Taps.capturing(Set.of());
             // NDArray.equals compares contents (and hashCode is 0): keep leaves in a list, not as map keys
             List<Leaf> leaves = new ArrayList<>();
             double[] weights = new double[rows];
@@ -209,7 +308,7 @@ public final class LayerGradientEngine {
                 }
             }
             Autograd.withGrad(() -> {
-                NDArray hidden = model.forward(batch, scratch.ones(batch.getShape(), DataType.INT64), taps, null);
+                NDArray hidden = forward(scratch, batch.startLayer(), stream, ids, rows, upTo, taps);
                 long[] last = new long[rows];
                 for (int r = 0; r < rows; r++) {
                     last[r] = (long) r * upTo + upTo - 1;
@@ -218,8 +317,8 @@ public final class LayerGradientEngine {
                 Autograd.backward(fRows.mul(scratch.create(weights).toType(fRows.getDataType(), false)).sum(), false);
                 return null;
             });
-            work.forward(rows, upTo, 0, rows);
-            work.backward(rows, upTo, rows);
+            work.forward(rows, upTo, 0, rows, batch.forwardLayers(model.config(), fullDepth));
+            work.backward(rows, upTo, rows, batch.backwardLayers(model.config()));
             for (Leaf leaf : leaves) {
                 NDArray contribution = model.toWideType(Autograd.gradient(leaf.value()))
                         .mul(model.toWideType(leaf.delta())).sum(new int[] {0}, true);
@@ -274,7 +373,7 @@ public final class LayerGradientEngine {
     }
 
     private static long[] concat(long[] a, long[] b) {
-        long[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        long[] r = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
     }
