@@ -33,8 +33,10 @@ public final class RuntimeBenchmark {
         for (Precision dtype : dtypes) {
             long before = residentBytes();
             try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, dtype.dataType())) {
-                out.printf("%n%s model: resident memory grew by %.2f GiB%s%n", dtype, (residentBytes() - before) / 0x1p30,
-                        dtype == dtypes.get(0) ? "" : " (reusing memory an earlier model freed: run this type alone to measure it)");
+                String caveat = dtype == dtypes.get(0) ? ""
+                        : " (reusing memory an earlier model freed: run this type alone to measure it)";
+                out.printf("%n%s model: resident memory grew by %.2f GiB%s%n", dtype,
+                        (residentBytes() - before) / 0x1p30, caveat);
                 double libtorch = matmulGflops(model, repeats);
                 out.printf("%s matmul [512x2048]x[2048x8192], libtorch (%d threads): %.1f GFLOP/s%n", dtype,
                         JniUtils.getNumThreads(), libtorch);

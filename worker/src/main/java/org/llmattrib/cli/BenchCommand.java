@@ -32,8 +32,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "3")
     int repeats;
 
-    @Option(names = "--dtype", split = ",", defaultValue = "float32,bfloat16", description = "model types to run, each in"
-            + " turn (runtime and attribution): float32, bfloat16, float16 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--dtype", split = ",", defaultValue = "float32,bfloat16", description = "model types to run,"
+            + " each in turn (runtime and attribution): float32, bfloat16, float16 (default: ${DEFAULT-VALUE})")
     List<Precision> dtypes;
 
     @Override

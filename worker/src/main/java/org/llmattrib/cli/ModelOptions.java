@@ -13,8 +13,9 @@ public final class ModelOptions {
     @Option(names = "--device", defaultValue = "${env:DEVICE:-cpu}", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE})")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "${env:DTYPE:-float32}", description = "type of the weights and matmuls:"
-            + " float32, bfloat16 (half the memory; norms, softmaxes and log-probs stay float32) or float16 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--dtype", defaultValue = "${env:DTYPE:-float32}", description = "type of the weights and"
+            + " matmuls: float32, bfloat16 (half the memory; norms, softmaxes and log-probs stay float32) or float16"
+            + " (default: ${DEFAULT-VALUE})")
     Precision dtype;
 
     Llama load() {

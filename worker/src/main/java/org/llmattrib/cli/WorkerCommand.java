@@ -62,8 +62,9 @@ final class WorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException, IOException {
         AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrap,
-                kafka.properties(), modelOptions.model, modelOptions.device, modelOptions.dtype, group, instanceId, bindAddress, metricsPort,
-                resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout, drainTimeout,
+                kafka.properties(), modelOptions.model, modelOptions.device, modelOptions.dtype, group, instanceId,
+                bindAddress, metricsPort, resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout,
+                drainTimeout,
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5)),
                 queue, maxAttempts));
         System.err.println("worker " + worker.workerId() + " ready: group " + group + " (" + queue.name().toLowerCase()

@@ -86,7 +86,8 @@ public final class LlamaModel implements AutoCloseable {
     public LlamaModel(LlamaConfig config, WeightSource weights, NDManager manager, DataType dtype) {
         if (!EnumSet.of(DataType.FLOAT64, DataType.FLOAT32, DataType.BFLOAT16, DataType.FLOAT16).contains(dtype)) {
             manager.close();
-            throw new IllegalArgumentException("model type " + dtype + " is not one of float64, float32, bfloat16, float16");
+            throw new IllegalArgumentException("model type " + dtype
+                    + " is not one of float64, float32, bfloat16, float16");
         }
         this.config = config;
         this.manager = manager;

@@ -119,7 +119,8 @@ public final class NativeCast {
         ByteArrayOutputStream pickle = new ByteArrayOutputStream();
         pickle.write(new byte[] {(byte) 0x80, 2}); // PROTO 2
         pickle.write("c__torch__\nCast\n".getBytes(StandardCharsets.US_ASCII)); // GLOBAL __torch__.Cast
-        pickle.write(new byte[] {')', (byte) 0x81, '}', 'X', 8, 0, 0, 0}); // EMPTY_TUPLE NEWOBJ EMPTY_DICT BINUNICODE(8)
+        // EMPTY_TUPLE NEWOBJ EMPTY_DICT BINUNICODE(8 bytes)
+        pickle.write(new byte[] {')', (byte) 0x81, '}', 'X', 8, 0, 0, 0});
         pickle.write("training".getBytes(StandardCharsets.US_ASCII));
         pickle.write(new byte[] {(byte) 0x88, 's', 'b', '.'}); // NEWTRUE SETITEM BUILD STOP
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -85,8 +85,9 @@ public final class AttributionWorker implements AutoCloseable {
         /** No extra client properties, health on 127.0.0.1, default timeouts (tests, the demo, benchmarks). */
         public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
                 Path resultStore, Limits limits, Map<String, Object> consumerOverrides, QueueMode queue, int maxAttempts) {
-            this(bootstrap, new Properties(), model, device, Precision.FLOAT32, group, instanceId, "127.0.0.1", metricsPort, resultStore,
-                    limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides, queue, maxAttempts);
+            this(bootstrap, new Properties(), model, device, Precision.FLOAT32, group, instanceId, "127.0.0.1",
+                    metricsPort, resultStore, limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides,
+                    queue, maxAttempts);
         }
 
         /** The properties every Kafka client of the worker starts from. */

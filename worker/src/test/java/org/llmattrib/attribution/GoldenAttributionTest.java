@@ -189,13 +189,14 @@ class GoldenAttributionTest {
         }
     }
 
-    /** Layer integrated gradients (Gauss-Legendre, 50 steps) of each golden endpoint layer on its own path, per target token. */
+    /** Layer IG (Gauss-Legendre, 50 steps) of each golden endpoint layer on its own path, per target token. */
     static List<LayerGradientEngine.TokenAttribution> integratedGradients(Llama llama, JsonNode golden) {
         long[] prompt = TestModels.ids(golden.path("prompt_ids"));
         long[] target = TestModels.ids(golden.path("target_ids"));
         long[] baselinePrompt = features(prompt, 0).render(new boolean[prompt.length - 1], null);
         List<List<String>> groups = new ArrayList<>();
-        golden.path("integrated_gradients_endpoints").fieldNames().forEachRemaining(layer -> groups.add(List.of(layer)));
+        golden.path("integrated_gradients_endpoints").fieldNames()
+                .forEachRemaining(layer -> groups.add(List.of(layer)));
         List<LayerGradientEngine.TokenAttribution> results = new ArrayList<>();
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baselinePrompt,

@@ -205,7 +205,8 @@ class LimitsTest {
         for (String name : List.of("seed-token-feature-ablation", "seed-template-shapley", "seed-fewshot-segments",
                 "seed-lig-embeddings", "seed-lig-multilayer")) {
             Job job = plan(Protocol.JSON.writeValueAsString(example(name)), Limits.cpu());
-            assertThat(CostEstimate.of(tiny.model().config(), tiny.model().dtype(), job).flops()).as(name).isLessThan(Limits.cpu().maxJobFlops());
+            assertThat(CostEstimate.of(tiny.model().config(), tiny.model().dtype(), job).flops()).as(name)
+                    .isLessThan(Limits.cpu().maxJobFlops());
         }
     }
 

@@ -99,8 +99,9 @@ class ConsumerHealthTest {
 
     AttributionWorker worker(String group, String instanceId, Duration drainTimeout) {
         AttributionWorker w = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                new Properties(), TestModels.tinyLlama3Dir(), "cpu", Precision.FLOAT32, group, instanceId, "127.0.0.1", 0, null, Limits.cpu(),
-                Duration.ofSeconds(15), drainTimeout, Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500),
+                new Properties(), TestModels.tinyLlama3Dir(), "cpu", Precision.FLOAT32, group, instanceId, "127.0.0.1",
+                0, null, Limits.cpu(), Duration.ofSeconds(15), drainTimeout,
+                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500),
                 QueueMode.GROUP, 3));
         toClose.add(w);
         return w;
