@@ -186,7 +186,9 @@ public final class AttributionWorker implements AutoCloseable {
             }
         } catch (TimeoutException | ExecutionException e) {
             throw new IllegalStateException("Kafka at " + s.bootstrap() + " did not answer within "
-                    + s.connectTimeout().toSeconds() + " s" + (e instanceof ExecutionException ? ": " + e.getCause() : ""));
+                    + s.connectTimeout().toSeconds() + " s" + (e instanceof ExecutionException
+                            && !(e.getCause() instanceof org.apache.kafka.common.errors.TimeoutException)
+                            ? ": " + e.getCause() : ""));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
