@@ -32,6 +32,10 @@ final class WorkerCommand implements Callable<Integer> {
             + "workers per partition; group: a consumer group, for brokers without share groups (default: ${DEFAULT-VALUE})")
     QueueMode queue;
 
+    @Option(names = "--concurrency", defaultValue = "1", description = "jobs run at once; their perturbation forwards"
+            + " are packed into shared batches (share queue only; default: ${DEFAULT-VALUE})")
+    int concurrency;
+
     @Option(names = "--max-attempts", defaultValue = "3", description = "runs of one request before it fails as "
             + "too_many_attempts; share mode: keep it below the broker's group.share.delivery.count.limit (default: ${DEFAULT-VALUE})")
     int maxAttempts;
@@ -65,9 +69,10 @@ final class WorkerCommand implements Callable<Integer> {
                 kafka.properties(), modelOptions.model, modelOptions.device, group, instanceId, bindAddress, metricsPort,
                 resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout, drainTimeout,
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5)),
-                queue, maxAttempts));
+                queue, maxAttempts, concurrency));
         System.err.println("worker " + worker.workerId() + " ready: group " + group + " (" + queue.name().toLowerCase()
-                + "), metrics on " + bindAddress + ":" + worker.metricsPort());
+                + ", " + concurrency + (concurrency == 1 ? " job" : " jobs") + " at once), metrics on " + bindAddress
+                + ":" + worker.metricsPort());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             worker.close();

@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -73,19 +74,37 @@ public final class AttributionWorker implements AutoCloseable {
      * @param queue a share group or a consumer group
      * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
      *     share mode keep it below the group's {@code share.delivery.count.limit}
+     * @param concurrency jobs run at once (share mode only: a consumer group runs a partition's
+     *     records in offset order, one at a time)
      */
     public record Settings(String bootstrap, Properties kafka, Path model, String device, String group,
             String instanceId, String bindAddress, int metricsPort, Path resultStore, Limits limits,
             Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides, QueueMode queue,
-            int maxAttempts) {
+            int maxAttempts, int concurrency) {
         public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
         public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
-        /** No extra client properties, health on 127.0.0.1, default timeouts (tests, the demo, benchmarks). */
+        public Settings {
+            if (concurrency < 1) {
+                throw new IllegalArgumentException("--concurrency must be at least 1, not " + concurrency);
+            }
+            if (concurrency > 1 && queue == QueueMode.GROUP) {
+                throw new IllegalArgumentException("--concurrency " + concurrency + " needs --queue share: a consumer"
+                        + " group commits each partition's offsets in order, so its worker runs one job at a time");
+            }
+        }
+
+        /** No extra client properties, health on 127.0.0.1, default timeouts, one job at a time (tests, the demo, benchmarks). */
         public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
                 Path resultStore, Limits limits, Map<String, Object> consumerOverrides, QueueMode queue, int maxAttempts) {
             this(bootstrap, new Properties(), model, device, group, instanceId, "127.0.0.1", metricsPort, resultStore,
-                    limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides, queue, maxAttempts);
+                    limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides, queue, maxAttempts, 1);
+        }
+
+        /** These settings with {@code n} jobs at once. */
+        public Settings withConcurrency(int n) {
+            return new Settings(bootstrap, kafka, model, device, group, instanceId, bindAddress, metricsPort, resultStore,
+                    limits, connectTimeout, drainTimeout, consumerOverrides, queue, maxAttempts, n);
         }
 
         /** The properties every Kafka client of the worker starts from. */
@@ -221,8 +240,8 @@ public final class AttributionWorker implements AutoCloseable {
         maxAttempts = s.maxAttempts();
         if (s.queue() == QueueMode.SHARE) {
             attempts = AttemptCounter.DELIVERY_COUNT;
-            queue = new ShareJobConsumer(kafka, s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics,
-                    s.drainTimeout());
+            queue = new QueuePool(IntStream.range(0, s.concurrency()).mapToObj(i -> new ShareJobConsumer(kafka,
+                    s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics, s.drainTimeout())).toList());
             backlog = new QueueBacklog(vertx, kafka, s.group(), Protocol.REQUESTS_TOPIC, registry, 15_000);
         } else {
             attempts = new AttemptLog(kafka, producer);
@@ -286,8 +305,14 @@ public final class AttributionWorker implements AutoCloseable {
         jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
         double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
         AtomicReference<Future<RecordMetadata>> last = new AtomicReference<>();
-        JobRunner.Outcome outcome = runner.run(request, record.value().length, Map.of("queue_ms", queueMs),
-                () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
+        metrics.jobStarted();
+        JobRunner.Outcome outcome;
+        try {
+            outcome = runner.run(request, record.value().length, Map.of("queue_ms", queueMs),
+                    () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
+        } finally {
+            metrics.jobEnded();
+        }
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
         LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
         if (outcome.status() == JobRunner.Status.ABANDONED) {

@@ -15,6 +15,7 @@ public final class WorkerMetrics implements JobConsumer.Observer {
     private final Counter tokens;
     private final Counter commitFailures;
     private final AtomicInteger paused = new AtomicInteger();
+    private final AtomicInteger running = new AtomicInteger();
     private final AtomicLong lastTokensPerSecondMilli = new AtomicLong();
 
     public WorkerMetrics(MeterRegistry registry) {
@@ -27,10 +28,20 @@ public final class WorkerMetrics implements JobConsumer.Observer {
         this.commitFailures = Counter.builder("attribution.commit.failures")
                 .description("offset commits refused (rebalance, broker move) and retried").register(registry);
         registry.gauge("attribution.paused.partitions", paused);
+        registry.gauge("attribution.jobs.running", running);
         registry.gauge("attribution.last.job.tokens.per.second", lastTokensPerSecondMilli, v -> v.get() / 1000.0);
     }
 
-    /** One finished job; code is the failure code or "none". */
+    /** A job starts running (at most {@code --concurrency} at once); {@link #jobEnded} when it stops. */
+    public void jobStarted() {
+        running.incrementAndGet();
+    }
+
+    public void jobEnded() {
+        running.decrementAndGet();
+    }
+
+    /** One finished job (a running one, or one answered without running); code is the failure code or "none". */
     public void job(JobRunner.Status outcome, String code, Duration duration, int targetTokens) {
         Counter.builder("attribution.jobs").tag("outcome", outcome.tag()).tag("code", code).register(registry).increment();
         jobSeconds.record(duration);
