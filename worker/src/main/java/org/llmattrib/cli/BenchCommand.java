@@ -2,8 +2,10 @@ package org.llmattrib.cli;
 
 import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.llmattrib.bench.AttributionBenchmark;
+import org.llmattrib.bench.ConcurrencyBenchmark;
 import org.llmattrib.bench.KafkaOverheadBenchmark;
 import org.llmattrib.bench.RuntimeBenchmark;
 import org.llmattrib.llama.Llama;
@@ -15,9 +17,9 @@ import picocli.CommandLine.Parameters;
 
 /** Benchmarks that print numbers (see BENCHMARKS.md for recorded runs). */
 @Command(name = "bench", description = "Run a benchmark: runtime (forward throughput), attribution (seed requests),"
-        + " kafka (what the Kafka path and the HTTP gateway add).")
+        + " kafka (what the Kafka path and the HTTP gateway add), concurrency (jobs per second by --concurrency).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "runtime, attribution or kafka")
+    @Parameters(index = "0", description = "runtime, attribution, kafka or concurrency")
     String which;
 
     @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}")
@@ -29,12 +31,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "3")
     int repeats;
 
+    @Option(names = "--jobs", defaultValue = "20", description = "concurrency: requests per level (default: ${DEFAULT-VALUE})")
+    int jobs;
+
+    @Option(names = "--concurrency", defaultValue = "1,4", split = ",",
+            description = "concurrency: the worker's --concurrency levels (default: ${DEFAULT-VALUE})")
+    List<Integer> levels;
+
     @Override
     public Integer call() throws Exception {
         switch (which) {
             case "runtime" -> RuntimeBenchmark.run(layers, repeats, System.out);
             case "attribution" -> attribution();
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
+            case "concurrency" -> ConcurrencyBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), jobs, levels, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "unknown benchmark '" + which + "'");
         }

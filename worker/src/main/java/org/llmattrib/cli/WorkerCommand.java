@@ -13,7 +13,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Runs one worker until SIGTERM/SIGINT, then stops taking jobs, lets the running one finish within
+ * Runs one worker until SIGTERM/SIGINT, then stops taking jobs, lets the running ones finish within
  * --drain-timeout (else leaves it to another worker: released in a share group, uncommitted in a
  * consumer group) and leaves the group.
  */
@@ -50,8 +50,8 @@ final class WorkerCommand implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE}, every interface, as a container needs; 127.0.0.1 on a shared host)")
     String bindAddress;
 
-    @Option(names = "--drain-timeout", defaultValue = "PT30S", description = "on SIGTERM, how long the running job may"
-            + " take to finish before it is left to another worker (default: ${DEFAULT-VALUE})")
+    @Option(names = "--drain-timeout", defaultValue = "PT30S", description = "on SIGTERM, how long the running jobs may"
+            + " take to finish before each is left to another worker (default: ${DEFAULT-VALUE})")
     Duration drainTimeout;
 
     @Option(names = "--result-store", description = "directory for unreduced tensors (reduce: none)")

@@ -138,6 +138,9 @@ public final class ForwardBatcher {
             }
         } catch (RuntimeException e) {
             failure = e;
+        } catch (Error e) {
+            // out of memory, say: every job of the pack fails, none waits for ever
+            failure = new IllegalStateException("the packed forward failed: " + e, e);
         }
         lock.lock();
         try {
@@ -152,7 +155,7 @@ public final class ForwardBatcher {
         }
     }
 
-    /** The packed forward of {@code steps}: each step's log-probabilities, its cache extended; scratch arrays in {@code scratch}. */
+    /** The packed forward of {@code steps}: each step's log-probabilities, its cache extended; the rest in {@code scratch}. */
     List<NDArray> forward(List<Step> steps, NDManager scratch) {
         int width = steps.stream().mapToInt(Step::width).max().orElseThrow();
         long[] rows = steps.stream().mapToLong(Step::rows).toArray();
@@ -184,7 +187,8 @@ public final class ForwardBatcher {
         for (int i = 0; i < steps.size(); i++) {
             Step s = steps.get(i);
             long to = from + s.rows();
-            s.cache().replaceWith(packed.part(from, to, oldLength - lengths[i], oldLength, oldLength + width - s.width()));
+            long newStart = oldLength + width - s.width();
+            s.cache().replaceWith(packed.part(from, to, oldLength - lengths[i], oldLength, newStart));
             s.cache().attach(s.cacheManager());
             NDArray mine = logProbs.get(new NDIndex().addSliceDim(from, to));
             mine.attach(s.out());

@@ -89,10 +89,11 @@ public final class KvCache {
             return packed;
         }
         Shape kv = caches.stream().filter(c -> c.length() > 0).findFirst().orElseThrow().keys[0].getShape();
+        LongFunction<Shape> kvShape = r -> new Shape(r, kv.get(1), length, kv.get(3));
         for (int l = 0; l < layers; l++) {
             int layer = l;
-            packed.keys[l] = stack(caches, rows, c -> c.keys[layer], r -> new Shape(r, kv.get(1), length, kv.get(3)), 2, m);
-            packed.values[l] = stack(caches, rows, c -> c.values[layer], r -> new Shape(r, kv.get(1), length, kv.get(3)), 2, m);
+            packed.keys[l] = stack(caches, rows, c -> c.keys[layer], kvShape, 2, m);
+            packed.values[l] = stack(caches, rows, c -> c.values[layer], kvShape, 2, m);
         }
         packed.keyMask = stack(caches, rows, c -> c.keyMask, r -> new Shape(r, length), 1, m);
         packed.tokensSeen = stack(caches, rows, c -> c.tokensSeen, r -> new Shape(r, 1), 1, m);
@@ -100,11 +101,15 @@ public final class KvCache {
         return packed;
     }
 
-    /** Each cache's array (or nothing, when it is empty) left-padded with zeros to {@code shape} along {@code axis}, concatenated along rows. */
+    /**
+     * Each cache's array (nothing when the cache is empty) left-padded with zeros along {@code axis}
+     * to {@code shape} of its rows, concatenated along rows.
+     */
     private static NDArray stack(List<KvCache> caches, long[] rows, Function<KvCache, NDArray> array,
             LongFunction<Shape> shape, int axis, NDManager m) {
         NDList parts = new NDList();
-        DataType dtype = array.apply(caches.stream().filter(c -> c.length() > 0).findFirst().orElseThrow()).getDataType();
+        KvCache filled = caches.stream().filter(c -> c.length() > 0).findFirst().orElseThrow();
+        DataType dtype = array.apply(filled).getDataType();
         for (int i = 0; i < caches.size(); i++) {
             Shape full = shape.apply(rows[i]);
             NDArray a = caches.get(i).length() == 0 ? null : array.apply(caches.get(i));
@@ -156,7 +161,7 @@ public final class KvCache {
         return a.get(index.addSliceDim(start, end));
     }
 
-    /** Takes over the arrays of {@code other}, freeing its own now (as {@link #append} does) unless they are the same. */
+    /** Takes over the arrays of {@code other}, freeing its own now (as {@link #append} does) unless shared. */
     void replaceWith(KvCache other) {
         for (int l = 0; l < keys.length; l++) {
             keys[l] = swap(keys[l], other.keys[l]);
