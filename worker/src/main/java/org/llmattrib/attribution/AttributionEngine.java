@@ -35,6 +35,11 @@ public final class AttributionEngine {
         return llama;
     }
 
+    /** Where the perturbation forwards of all jobs on this engine go. */
+    public ForwardBatcher batcher() {
+        return batcher;
+    }
+
     /**
      * @param checkpoint called between model steps; throws to stop the job
      * @throws RequestException when the job cannot run as asked

@@ -1,5 +1,6 @@
 package org.llmattrib.bench;
 
+import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -9,25 +10,37 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Supplier;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Limits;
+import org.llmattrib.attribution.RequestPlanner;
+import org.llmattrib.llama.ForwardBatcher;
+import org.llmattrib.llama.Llama;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.AttributionWorker;
 import org.llmattrib.service.EmbeddedKafka;
+import org.llmattrib.service.JobRunner;
 import org.llmattrib.service.QueueMode;
 
 /**
- * Jobs per second of one worker at several {@code --concurrency} levels: the same batch of small
- * perturbation requests (the seed notebook's, cycled) submitted at once to an embedded broker, timed
- * from the first submit to the last final event. Each level has a fresh worker of the same share
- * group, warmed by one pass of the requests first.
+ * Jobs per second at several {@code --concurrency} levels for the same batch of small perturbation
+ * requests (the seed notebook's, cycled). Through Kafka: submitted at once to an embedded broker,
+ * timed from the first submit to the last final event, each level on a fresh worker of the same
+ * share group warmed by one pass of the requests. Engine only: the same jobs on that many threads
+ * sharing one engine (so one {@link ForwardBatcher}), without Kafka, as {@code explain} runs them.
  */
 public final class ConcurrencyBenchmark {
     static final List<String> SEEDS = List.of("seed-token-feature-ablation", "seed-template-shapley",
@@ -36,28 +49,80 @@ public final class ConcurrencyBenchmark {
 
     private ConcurrencyBenchmark() {}
 
-    public static void run(Path model, int jobs, List<Integer> levels, PrintStream out) {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of());
+    /**
+     * @param tiny the demo checkpoint: engine only, then through Kafka
+     * @param large a bigger model, engine only
+     */
+    public static void run(Path tiny, Supplier<Llama> large, int jobs, List<Integer> levels, PrintStream out)
+            throws InterruptedException, ExecutionException {
+        out.printf("%d requests (%s, cycled), on the CPU%n%n", jobs, String.join(", ", SEEDS));
+        try (Llama llama = Llama.load(tiny, "cpu", DataType.FLOAT32)) {
+            engineOnly("tiny random Llama (hidden 64, 2 layers)", llama, jobs, levels, out);
+        }
+        throughKafka(tiny, jobs, levels, out);
+        try (Llama llama = large.get()) {
+            engineOnly(llama.model().config().numLayers() + "-layer Llama-3.2-1B shape, random weights", llama, jobs,
+                    levels, out);
+        }
+    }
+
+    private static void engineOnly(String model, Llama llama, int jobs, List<Integer> levels, PrintStream out)
+            throws InterruptedException, ExecutionException {
+        out.println("engine only, " + model + ": the jobs on N threads sharing one engine");
+        out.printf("%-11s %7s %7s %9s %14s%n", "threads", "wall s", "jobs/s", "speed-up", "steps/forward");
+        AttributionEngine engine = new AttributionEngine(llama, null);
+        JobRunner runner = new JobRunner(engine, new RequestPlanner(llama, Limits.cpu()), "bench");
+        List<byte[]> requests = IntStream.range(0, jobs).mapToObj(i -> request("e-" + i, i)).toList();
+        requests.subList(0, SEEDS.size()).forEach(r -> runner.run(r, Map.of(), () -> false, () -> false, e -> {}));
+        double baseline = 0;
+        for (int level : levels) {
+            ExecutorService threads = Executors.newFixedThreadPool(level);
+            ForwardBatcher.Packing before = engine.batcher().packing();
+            long start = System.nanoTime();
+            List<Future<JobRunner.Outcome>> outcomes = requests.stream().map(r -> threads.submit(
+                    () -> runner.run(r, Map.of(), () -> false, () -> false, e -> {}))).toList();
+            for (Future<JobRunner.Outcome> o : outcomes) {
+                if (o.get().status() != JobRunner.Status.COMPLETED) {
+                    throw new IllegalStateException("a job ended " + o.get());
+                }
+            }
+            double wall = (System.nanoTime() - start) / 1e9;
+            threads.shutdown();
+            double perSecond = jobs / wall;
+            baseline = baseline == 0 ? perSecond : baseline;
+            out.printf("%-11d %7.2f %7.2f %8.2fx %14.2f%n", level, wall, perSecond, perSecond / baseline,
+                    stepsPerForward(before, engine.batcher().packing()));
+        }
+        out.println();
+    }
+
+    private static void throughKafka(Path model, int jobs, List<Integer> levels, PrintStream out)
+            throws InterruptedException {
+        out.println("through Kafka, tiny random Llama: one worker with --concurrency N, the requests submitted at once");
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(0, EmbeddedKafka.FAST_SHARE_HEARTBEATS);
                 AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
             kafka.createServiceTopics(3);
-            out.printf("%d requests (%s, cycled), submitted at once; tiny random Llama on the CPU%n", jobs,
-                    String.join(", ", SEEDS));
-            out.printf("%-11s %7s %7s %9s %13s %13s%n", "concurrency", "wall s", "jobs/s", "speed-up",
-                    "median job s", "median queue s");
+            out.printf("%-11s %7s %7s %9s %13s %14s %14s%n", "concurrency", "wall s", "jobs/s", "speed-up",
+                    "median job s", "median queue s", "steps/forward");
             double baseline = 0;
             for (int level : levels) {
                 try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(
                         kafka.bootstrapServers(), model, "cpu", GROUP, "bench-" + level, 0, null, Limits.cpu(), Map.of(),
                         QueueMode.SHARE, 3).withConcurrency(level))) {
-                    batch(kafka, client, "warm-" + level, SEEDS.size());
+                    Thread.sleep(1000); // two heartbeats: every member has its partitions
+                    batch(kafka, client, "warm-" + level, SEEDS.size() * level);
+                    ForwardBatcher.Packing before = worker.packing();
                     Batch b = batch(kafka, client, "c" + level, jobs);
+                    ForwardBatcher.Packing after = worker.packing();
                     double perSecond = jobs / b.wallSeconds();
                     baseline = baseline == 0 ? perSecond : baseline;
-                    out.printf("%-11d %7.2f %7.2f %8.2fx %13.3f %13.3f%n", level, b.wallSeconds(), perSecond,
-                            perSecond / baseline, b.medianJobSeconds(), b.medianQueueSeconds());
+                    out.printf("%-11d %7.2f %7.2f %8.2fx %13.3f %14.3f %14.2f%n", level, b.wallSeconds(), perSecond,
+                            perSecond / baseline, b.medianJobSeconds(), b.medianQueueSeconds(),
+                            stepsPerForward(before, after));
                 }
             }
         }
+        out.println();
     }
 
     private record Batch(double wallSeconds, double medianJobSeconds, double medianQueueSeconds) {}
@@ -67,10 +132,7 @@ public final class ConcurrencyBenchmark {
         try (KafkaConsumer<String, byte[]> results = resultsFromEnd(kafka.bootstrapServers())) {
             long start = System.nanoTime();
             for (int i = 0; i < jobs; i++) {
-                ObjectNode node = AttributionBenchmark.example(SEEDS.get(i % SEEDS.size()));
-                String jobId = prefix + "-" + i;
-                node.put("job_id", jobId);
-                client.submitRaw(jobId, Protocol.encode(node));
+                client.submitRaw(prefix + "-" + i, request(prefix + "-" + i, i));
             }
             Map<String, AttributionEvent> ends = new HashMap<>();
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
@@ -98,6 +160,17 @@ public final class ConcurrencyBenchmark {
             }
             return new Batch(wall, median(total), median(queue));
         }
+    }
+
+    /** The i-th request: the seeds cycled. */
+    private static byte[] request(String jobId, int i) {
+        ObjectNode node = AttributionBenchmark.example(SEEDS.get(i % SEEDS.size()));
+        node.put("job_id", jobId);
+        return Protocol.encode(node);
+    }
+
+    private static double stepsPerForward(ForwardBatcher.Packing before, ForwardBatcher.Packing after) {
+        return (double) (after.steps() - before.steps()) / (after.forwards() - before.forwards());
     }
 
     private static KafkaConsumer<String, byte[]> resultsFromEnd(String bootstrap) {

@@ -25,7 +25,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}")
     Path tokenizer;
 
-    @Option(names = "--layers", defaultValue = "16", description = "decoder layers of the 1B-shaped model")
+    @Option(names = "--layers", defaultValue = "16", description = "decoder layers of the 1B-shaped model (default: ${DEFAULT-VALUE})")
     int layers;
 
     @Option(names = "--repeats", defaultValue = "3")
@@ -44,7 +44,8 @@ final class BenchCommand implements Callable<Integer> {
             case "runtime" -> RuntimeBenchmark.run(layers, repeats, System.out);
             case "attribution" -> attribution();
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
-            case "concurrency" -> ConcurrencyBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), jobs, levels, System.out);
+            case "concurrency" -> ConcurrencyBenchmark.run(TinyLlama.demoCheckpoint(tokenizer),
+                    () -> AttributionBenchmark.randomOneB(layers, tokenizer), jobs, levels, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "unknown benchmark '" + which + "'");
         }

@@ -35,6 +35,9 @@ public final class ForwardBatcher {
     public record Step(long[] ids, long[] mask, int rows, int width, KvCache cache, NDManager cacheManager,
             NDManager out) {}
 
+    /** Steps run so far and the forwards they ran in: {@code steps / forwards} steps per forward. */
+    public record Packing(long steps, long forwards) {}
+
     private static final class Pending {
         final Step step;
         NDArray logProbs;
@@ -52,6 +55,8 @@ public final class ForwardBatcher {
     private final List<Pending> pending = new ArrayList<>();
     private int lanes;
     private boolean busy;
+    private long steps;
+    private long forwards;
 
     public ForwardBatcher(LlamaModel model) {
         this.model = model;
@@ -59,6 +64,15 @@ public final class ForwardBatcher {
 
     public LlamaModel model() {
         return model;
+    }
+
+    public Packing packing() {
+        lock.lock();
+        try {
+            return new Packing(steps, forwards);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** A job's way in, for as long as it scores; close it when done, so that the others stop waiting for it. */
@@ -149,6 +163,8 @@ public final class ForwardBatcher {
                 p.done = true;
             }
             busy = false;
+            steps += batch.size();
+            forwards++;
             changed.signalAll();
         } finally {
             lock.unlock();

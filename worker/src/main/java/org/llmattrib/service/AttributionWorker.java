@@ -44,6 +44,7 @@ import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.AttributionRequest;
@@ -135,6 +136,7 @@ public final class AttributionWorker implements AutoCloseable {
     private AttemptCounter attempts;
     private int maxAttempts;
     private JobRunner runner;
+    private ForwardBatcher batcher;
 
     private AttributionWorker(Settings s) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -226,6 +228,8 @@ public final class AttributionWorker implements AutoCloseable {
         AttributionEngine engine = new AttributionEngine(llama, s.resultStore() == null ? null
                 : new ResultStore(s.resultStore()));
         runner = new JobRunner(engine, new RequestPlanner(llama, s.limits()), workerId);
+        batcher = engine.batcher();
+        metrics.forwards(batcher);
         Properties kafka = s.clientProperties();
         Properties p = new Properties();
         p.putAll(kafka);
@@ -399,6 +403,11 @@ public final class AttributionWorker implements AutoCloseable {
 
     public Llama llama() {
         return llama;
+    }
+
+    /** How the running jobs' perturbation forwards were packed so far. */
+    public ForwardBatcher.Packing packing() {
+        return batcher.packing();
     }
 
     WorkerMetrics metrics() {

@@ -42,7 +42,7 @@ class ConcurrentJobsTest {
 
     @BeforeAll
     static void start() {
-        kafka = EmbeddedKafka.start(0, Map.of());
+        kafka = EmbeddedKafka.start(0, EmbeddedKafka.FAST_SHARE_HEARTBEATS);
         kafka.createServiceTopics(1);
         worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
                 TestModels.tinyLlama3Dir(), "cpu", "concurrent-workers", "concurrent-worker", 0, null, Limits.cpu(),
