@@ -45,7 +45,7 @@ final class BenchCommand implements Callable<Integer> {
             case "attribution" -> attribution();
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
             case "concurrency" -> ConcurrencyBenchmark.run(TinyLlama.demoCheckpoint(tokenizer),
-                    () -> AttributionBenchmark.randomOneB(layers, tokenizer), jobs, levels, System.out);
+                    () -> AttributionBenchmark.randomOneB(layers, tokenizer), jobs, levels, repeats, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "unknown benchmark '" + which + "'");
         }

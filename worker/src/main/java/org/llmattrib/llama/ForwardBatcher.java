@@ -16,9 +16,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * LlamaModel#forward}) after its own {@link KvCache}; what comes back is log p(.) at each row's last
  * position, and the cache extended as that forward alone would have extended it.
  *
- * <p>Jobs that score take part through a {@link Lane}. When the device is free, the first waiting
- * step takes every pending one, after waiting up to {@link #WINDOW_NANOS} for every other lane to
- * have a step pending too (a lane alone never waits). The packed forward left-pads each step's new
+ * <p>Jobs that score take part through a {@link Lane}. When the device is free, a waiting step runs
+ * the pending ones, after waiting up to {@link #WINDOW_NANOS} for every other lane to have a step
+ * pending too (a lane alone never waits): the oldest step and every other one that does not make
+ * the forward more than {@link #MAX_PADDING} times its steps' own tokens (so a prompt step and
+ * next-token steps run apart), the others right after. The packed forward left-pads each step's new
  * tokens to the widest and its cache to the longest (zero keys and values, key mask false), stacks
  * them along rows, runs once, and hands every step its rows of the log-probabilities and its cache
  * without the padding. Padding is masked out of attention and RoPE positions count tokens only, so a
@@ -27,6 +29,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class ForwardBatcher {
     /** How long a free device waits for the other lanes' steps before it runs what it has. */
     static final long WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+    /** A packed forward computes at most this many times its steps' own tokens (the rest is padding). */
+    static final int MAX_PADDING = 2;
 
     /**
      * One step: {@code ids} and {@code mask} are [rows, width] row-major; the cache's arrays end up
@@ -93,27 +97,24 @@ public final class ForwardBatcher {
         /** Runs the step, packed with those of other lanes: log p(.) at each row's last position, [rows, vocab]. */
         public NDArray forward(Step step) {
             Pending mine = new Pending(step);
-            List<Pending> batch;
+            boolean interrupted = false;
             lock.lock();
             try {
                 pending.add(mine);
                 changed.signalAll();
                 long waitUntil = System.nanoTime() + WINDOW_NANOS;
-                while (!mine.done && (busy || pending.size() < lanes && System.nanoTime() < waitUntil)) {
-                    awaitUninterruptibly(busy ? Long.MAX_VALUE : waitUntil - System.nanoTime());
-                }
-                if (!mine.done) {
-                    busy = true;
-                    batch = new ArrayList<>(pending);
-                    pending.clear();
-                } else {
-                    batch = List.of();
+                while (!mine.done) {
+                    if (busy || pending.size() < lanes && System.nanoTime() < waitUntil) {
+                        interrupted |= await(busy ? Long.MAX_VALUE : waitUntil - System.nanoTime());
+                    } else {
+                        run(takePack());
+                    }
                 }
             } finally {
                 lock.unlock();
             }
-            if (!batch.isEmpty()) {
-                run(batch);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
             if (mine.failure != null) {
                 throw mine.failure;
@@ -133,42 +134,69 @@ public final class ForwardBatcher {
         }
     }
 
-    /** Waits for a change; an interrupt is kept for later, since a step once queued must be answered. */
-    private void awaitUninterruptibly(long nanos) {
+    /** Waits for a change; true when interrupted (kept for later: a step once queued must be answered). */
+    private boolean await(long nanos) {
         try {
             changed.awaitNanos(nanos);
+            return false;
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            return true;
         }
     }
 
-    /** Runs one packed forward and hands every step its share; a failure fails every step of the pack. */
-    private void run(List<Pending> batch) {
+    /**
+     * The pending steps, oldest first, that one forward runs without padding more than {@link
+     * #MAX_PADDING} of its tokens: steps of very different widths (a prompt and a next token, say)
+     * go in different forwards. The oldest step always goes.
+     */
+    private List<Pending> takePack() {
+        List<Pending> pack = new ArrayList<>();
+        long rows = 0;
+        long tokens = 0;
+        int width = 0;
+        for (Pending p : pending) {
+            Step s = p.step;
+            int w = Math.max(width, s.width());
+            if (pack.isEmpty() || (rows + s.rows()) * w <= MAX_PADDING * (tokens + (long) s.rows() * s.width())) {
+                pack.add(p);
+                rows += s.rows();
+                tokens += (long) s.rows() * s.width();
+                width = w;
+            }
+        }
+        pending.removeAll(pack);
+        return pack;
+    }
+
+    /**
+     * With the lock held: runs one packed forward without it and hands every step its share; a
+     * failure fails every step of the pack.
+     */
+    private void run(List<Pending> pack) {
+        busy = true;
         RuntimeException failure = null;
+        lock.unlock();
         try (NDManager scratch = model.manager().newSubManager()) {
-            List<NDArray> logProbs = forward(batch.stream().map(p -> p.step).toList(), scratch);
-            for (int i = 0; i < batch.size(); i++) {
-                batch.get(i).logProbs = logProbs.get(i);
+            List<NDArray> logProbs = forward(pack.stream().map(p -> p.step).toList(), scratch);
+            for (int i = 0; i < pack.size(); i++) {
+                pack.get(i).logProbs = logProbs.get(i);
             }
         } catch (RuntimeException e) {
             failure = e;
         } catch (Error e) {
             // out of memory, say: every job of the pack fails, none waits for ever
             failure = new IllegalStateException("the packed forward failed: " + e, e);
-        }
-        lock.lock();
-        try {
-            for (Pending p : batch) {
-                p.failure = failure;
-                p.done = true;
-            }
-            busy = false;
-            steps += batch.size();
-            forwards++;
-            changed.signalAll();
         } finally {
-            lock.unlock();
+            lock.lock();
         }
+        for (Pending p : pack) {
+            p.failure = failure;
+            p.done = true;
+        }
+        busy = false;
+        steps += pack.size();
+        forwards++;
+        changed.signalAll();
     }
 
     /** The packed forward of {@code steps}: each step's log-probabilities, its cache extended; the rest in {@code scratch}. */
