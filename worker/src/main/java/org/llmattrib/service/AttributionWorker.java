@@ -70,7 +70,7 @@ public final class AttributionWorker implements AutoCloseable {
      * @param bindAddress the interface /metrics and /health/* listen on
      * @param connectTimeout how long Kafka may take to answer at start-up
      * @param limits what a request may ask, checked before any work
-     * @param drainTimeout on close, how long the running job may take to finish before it is abandoned
+     * @param drainTimeout on close, how long the running jobs may take to finish before each is abandoned
      * @param consumerOverrides properties for the consumer-group consumer ({@link QueueMode#GROUP}; session timeout, say)
      * @param queue a share group or a consumer group
      * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
@@ -415,7 +415,7 @@ public final class AttributionWorker implements AutoCloseable {
     }
 
     /**
-     * Stops taking jobs, lets the running job finish within the drain timeout (else abandons it,
+     * Stops taking jobs, lets the running jobs finish within the drain timeout (else abandons each,
      * unsettled, for another worker), leaves the group, releases the model.
      */
     @Override
