@@ -51,7 +51,7 @@ public final class ConcurrencyBenchmark {
 
     /** One measurement: the batch's wall time, its jobs' median time and queue wait, steps per packed forward. */
     private record Batch(double wallSeconds, double medianJobSeconds, double medianQueueSeconds,
-            double stepsPerForward) {}
+            double stepsPerForward, double forwardSeconds) {}
 
     /** A level measured once per round. */
     private interface Measure {
@@ -93,14 +93,15 @@ public final class ConcurrencyBenchmark {
                 best.merge(level, b, (x, y) -> x.wallSeconds() <= y.wallSeconds() ? x : y);
             }
         }
-        out.printf("%-11s %7s %7s %9s %13s %14s %14s%n", "concurrency", "wall s", "jobs/s", "speed-up",
-                "median job s", "median queue s", "steps/forward");
+        out.printf("%-11s %7s %7s %9s %13s %14s %14s %10s%n", "concurrency", "wall s", "jobs/s", "speed-up",
+                "median job s", "median queue s", "steps/forward", "forward s");
         double baseline = jobs / best.get(levels.get(0)).wallSeconds();
         for (int level : levels) {
             Batch b = best.get(level);
             double perSecond = jobs / b.wallSeconds();
-            out.printf("%-11d %7.2f %7.2f %8.2fx %13.3f %14.3f %14.2f%n", level, b.wallSeconds(), perSecond,
-                    perSecond / baseline, b.medianJobSeconds(), b.medianQueueSeconds(), b.stepsPerForward());
+            out.printf("%-11d %7.2f %7.2f %8.2fx %13.3f %14.3f %14.2f %10.2f%n", level, b.wallSeconds(), perSecond,
+                    perSecond / baseline, b.medianJobSeconds(), b.medianQueueSeconds(), b.stepsPerForward(),
+                    b.forwardSeconds());
         }
         out.println();
     }
@@ -128,8 +129,9 @@ public final class ConcurrencyBenchmark {
                 for (Future<Double> f : seconds) {
                     jobSeconds.add(f.get());
                 }
+                ForwardBatcher.Packing after = engine.batcher().packing();
                 return new Batch((System.nanoTime() - start) / 1e9, median(jobSeconds), 0,
-                        stepsPerForward(before, engine.batcher().packing()));
+                        stepsPerForward(before, after), (after.forwardNanos() - before.forwardNanos()) / 1e9);
             } finally {
                 threads.shutdown();
             }
@@ -183,7 +185,9 @@ public final class ConcurrencyBenchmark {
                 total.add(done.timings().get("total_ms") / 1000);
                 queue.add(done.timings().get("queue_ms") / 1000);
             }
-            return new Batch(wall, median(total), median(queue), stepsPerForward(before, worker.packing()));
+            ForwardBatcher.Packing after = worker.packing();
+            return new Batch(wall, median(total), median(queue), stepsPerForward(before, after),
+                    (after.forwardNanos() - before.forwardNanos()) / 1e9);
         }
     }
 

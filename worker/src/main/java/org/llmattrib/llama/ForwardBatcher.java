@@ -39,8 +39,11 @@ public final class ForwardBatcher {
     public record Step(long[] ids, long[] mask, int rows, int width, KvCache cache, NDManager cacheManager,
             NDManager out) {}
 
-    /** Steps run so far and the forwards they ran in: {@code steps / forwards} steps per forward. */
-    public record Packing(long steps, long forwards) {}
+    /**
+     * Steps run so far, the forwards they ran in ({@code steps / forwards} steps per forward) and the
+     * time spent in those forwards, packing and unpacking included.
+     */
+    public record Packing(long steps, long forwards, long forwardNanos) {}
 
     private static final class Pending {
         final Step step;
@@ -61,6 +64,7 @@ public final class ForwardBatcher {
     private boolean busy;
     private long steps;
     private long forwards;
+    private long forwardNanos;
 
     public ForwardBatcher(LlamaModel model) {
         this.model = model;
@@ -73,7 +77,7 @@ public final class ForwardBatcher {
     public Packing packing() {
         lock.lock();
         try {
-            return new Packing(steps, forwards);
+            return new Packing(steps, forwards, forwardNanos);
         } finally {
             lock.unlock();
         }
@@ -176,6 +180,7 @@ public final class ForwardBatcher {
         busy = true;
         RuntimeException failure = null;
         lock.unlock();
+        long start = System.nanoTime();
         try (NDManager scratch = model.manager().newSubManager()) {
             List<NDArray> logProbs = forward(pack.stream().map(p -> p.step).toList(), scratch);
             for (int i = 0; i < pack.size(); i++) {
@@ -188,6 +193,7 @@ public final class ForwardBatcher {
             failure = new IllegalStateException("the packed forward failed: " + e, e);
         } finally {
             lock.lock();
+            forwardNanos += System.nanoTime() - start;
         }
         for (Pending p : pack) {
             p.failure = failure;
