@@ -11,6 +11,7 @@ import org.llmattrib.attribution.gradient.LayerGradientEngine;
 import org.llmattrib.attribution.input.TokenFeatures;
 import org.llmattrib.attribution.perturbation.PerturbationRunner;
 import org.llmattrib.attribution.perturbation.PerturbedScorer;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 
 /**
@@ -20,16 +21,23 @@ import org.llmattrib.llama.Llama;
  */
 public final class AttributionEngine {
     private final Llama llama;
+    private final ForwardBatcher batcher;
     private final ResultStore resultStore;
 
     /** @param resultStore where unreduced tensors go; null when the worker has none */
     public AttributionEngine(Llama llama, ResultStore resultStore) {
         this.llama = llama;
+        this.batcher = new ForwardBatcher(llama.model());
         this.resultStore = resultStore;
     }
 
     public Llama llama() {
         return llama;
+    }
+
+    /** Where the perturbation forwards of all jobs on this engine go. */
+    public ForwardBatcher batcher() {
+        return batcher;
     }
 
     /**
@@ -74,7 +82,7 @@ public final class AttributionEngine {
 
     private Result perturbation(Job job, Job.Perturbation p, long[] target, Work work, Runnable checkpoint,
             NDManager m, Consumer<JobListener.TokenResult> emit) {
-        PerturbationRunner runner = new PerturbationRunner(new PerturbedScorer(llama.model(), job.batchRows(), work,
+        PerturbationRunner runner = new PerturbationRunner(new PerturbedScorer(batcher, job.batchRows(), work,
                 checkpoint));
         double[] seq = runner.run(job.features(), target, p.method(), job.trials(), job.quantity(), new Random(job.seed()),
                 m, t -> emit.accept(new JobListener.TokenResult(t.index(), target[t.index()],

@@ -15,6 +15,9 @@ import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Job;
 import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
+import org.llmattrib.attribution.Work;
+import org.llmattrib.attribution.perturbation.PerturbedScorer;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.llama.LlamaTokenizer;
@@ -101,8 +104,8 @@ public final class AttributionBenchmark {
 
     /** Measured: one perturbed prompt scored alone (batch 1, prompt then target token by token), as Captum does. */
     static double oneEvaluationSeconds(Llama llama, Job job, long[] target) {
-        org.llmattrib.attribution.perturbation.PerturbedScorer scorer = new org.llmattrib.attribution.perturbation
-                .PerturbedScorer(llama.model(), 1, new org.llmattrib.attribution.Work(llama.model()), () -> {});
+        PerturbedScorer scorer = new PerturbedScorer(new ForwardBatcher(llama.model()), 1, new Work(llama.model()),
+                () -> {});
         double best = Double.MAX_VALUE;
         for (int repeat = 0; repeat < 2; repeat++) {
             try (ai.djl.ndarray.NDManager m = llama.model().manager().newSubManager()) {

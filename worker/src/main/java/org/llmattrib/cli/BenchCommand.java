@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.llmattrib.bench.AttributionBenchmark;
+import org.llmattrib.bench.ConcurrencyBenchmark;
 import org.llmattrib.bench.KafkaOverheadBenchmark;
 import org.llmattrib.bench.MultiLayerBenchmark;
 import org.llmattrib.bench.RuntimeBenchmark;
@@ -18,15 +19,15 @@ import picocli.CommandLine.Parameters;
 /** Benchmarks that print numbers (see BENCHMARKS.md for recorded runs). */
 @Command(name = "bench", description = "Run a benchmark: runtime (forward throughput), attribution (seed requests),"
         + " multilayer (multi-layer integrated gradients from the tapped layer against the full forward),"
-        + " kafka (what the Kafka path and the HTTP gateway add).")
+        + " kafka (what the Kafka path and the HTTP gateway add), concurrency (jobs per second by --concurrency).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "runtime, attribution, multilayer or kafka")
+    @Parameters(index = "0", description = "runtime, attribution, multilayer, kafka or concurrency")
     String which;
 
     @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}")
     Path tokenizer;
 
-    @Option(names = "--layers", defaultValue = "16", description = "decoder layers of the 1B-shaped model")
+    @Option(names = "--layers", defaultValue = "16", description = "decoder layers of the 1B-shaped model (default: ${DEFAULT-VALUE})")
     int layers;
 
     @Option(names = "--repeats", defaultValue = "3")
@@ -35,6 +36,13 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--dtype", split = ",", defaultValue = "float32,bfloat16", description = "model types to run,"
             + " each in turn (runtime and attribution): float32, bfloat16, float16 (default: ${DEFAULT-VALUE})")
     List<Precision> dtypes;
+
+    @Option(names = "--jobs", defaultValue = "20", description = "concurrency: requests per level (default: ${DEFAULT-VALUE})")
+    int jobs;
+
+    @Option(names = "--concurrency", defaultValue = "1,4", split = ",",
+            description = "concurrency: the worker's --concurrency levels (default: ${DEFAULT-VALUE})")
+    List<Integer> levels;
 
     @Override
     public Integer call() throws Exception {
@@ -47,6 +55,8 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             case "kafka" -> KafkaOverheadBenchmark.run(TinyLlama.demoCheckpoint(tokenizer), repeats, System.out);
+            case "concurrency" -> ConcurrencyBenchmark.run(TinyLlama.demoCheckpoint(tokenizer),
+                    () -> AttributionBenchmark.randomOneB(layers, tokenizer, Precision.FLOAT32), jobs, levels, repeats, System.out);
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                     "unknown benchmark '" + which + "'");
         }

@@ -13,7 +13,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Runs one worker until SIGTERM/SIGINT, then stops taking jobs, lets the running one finish within
+ * Runs one worker until SIGTERM/SIGINT, then stops taking jobs, lets the running ones finish within
  * --drain-timeout (else leaves it to another worker: released in a share group, uncommitted in a
  * consumer group) and leaves the group.
  */
@@ -32,6 +32,10 @@ final class WorkerCommand implements Callable<Integer> {
             + "workers per partition; group: a consumer group, for brokers without share groups (default: ${DEFAULT-VALUE})")
     QueueMode queue;
 
+    @Option(names = "--concurrency", defaultValue = "1", description = "jobs run at once; their perturbation forwards"
+            + " are packed into shared batches (share queue only; default: ${DEFAULT-VALUE})")
+    int concurrency;
+
     @Option(names = "--max-attempts", defaultValue = "3", description = "runs of one request before it fails as "
             + "too_many_attempts; share mode: keep it below the broker's group.share.delivery.count.limit (default: ${DEFAULT-VALUE})")
     int maxAttempts;
@@ -46,8 +50,8 @@ final class WorkerCommand implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE}, every interface, as a container needs; 127.0.0.1 on a shared host)")
     String bindAddress;
 
-    @Option(names = "--drain-timeout", defaultValue = "PT30S", description = "on SIGTERM, how long the running job may"
-            + " take to finish before it is left to another worker (default: ${DEFAULT-VALUE})")
+    @Option(names = "--drain-timeout", defaultValue = "PT30S", description = "on SIGTERM, how long the running jobs may"
+            + " take to finish before each is left to another worker (default: ${DEFAULT-VALUE})")
     Duration drainTimeout;
 
     @Option(names = "--result-store", description = "directory for unreduced tensors (reduce: none)")
@@ -66,9 +70,10 @@ final class WorkerCommand implements Callable<Integer> {
                 bindAddress, metricsPort, resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout,
                 drainTimeout,
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5)),
-                queue, maxAttempts));
+                queue, maxAttempts, concurrency));
         System.err.println("worker " + worker.workerId() + " ready: group " + group + " (" + queue.name().toLowerCase()
-                + "), metrics on " + bindAddress + ":" + worker.metricsPort());
+                + ", " + concurrency + (concurrency == 1 ? " job" : " jobs") + " at once), metrics on " + bindAddress
+                + ":" + worker.metricsPort());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             worker.close();

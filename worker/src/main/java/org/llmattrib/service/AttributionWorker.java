@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -42,6 +43,7 @@ import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionEvent;
@@ -69,25 +71,43 @@ public final class AttributionWorker implements AutoCloseable {
      * @param bindAddress the interface /metrics and /health/* listen on
      * @param connectTimeout how long Kafka may take to answer at start-up
      * @param limits what a request may ask, checked before any work
-     * @param drainTimeout on close, how long the running job may take to finish before it is abandoned
+     * @param drainTimeout on close, how long the running jobs may take to finish before each is abandoned
      * @param consumerOverrides properties for the consumer-group consumer ({@link QueueMode#GROUP}; session timeout, say)
      * @param queue a share group or a consumer group
      * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
      *     share mode keep it below the group's {@code share.delivery.count.limit}
+     * @param concurrency jobs run at once (share mode only: a consumer group runs a partition's
+     *     records in offset order, one at a time)
      */
     public record Settings(String bootstrap, Properties kafka, Path model, String device, Precision dtype, String group,
             String instanceId, String bindAddress, int metricsPort, Path resultStore, Limits limits,
             Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides, QueueMode queue,
-            int maxAttempts) {
+            int maxAttempts, int concurrency) {
         public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
         public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
-        /** No extra client properties, health on 127.0.0.1, default timeouts (tests, the demo, benchmarks). */
+        public Settings {
+            if (concurrency < 1) {
+                throw new IllegalArgumentException("--concurrency must be at least 1, not " + concurrency);
+            }
+            if (concurrency > 1 && queue == QueueMode.GROUP) {
+                throw new IllegalArgumentException("--concurrency " + concurrency + " needs --queue share: a consumer"
+                        + " group commits each partition's offsets in order, so its worker runs one job at a time");
+            }
+        }
+
+        /** No extra client properties, health on 127.0.0.1, default timeouts, one job at a time (tests, the demo, benchmarks). */
         public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
                 Path resultStore, Limits limits, Map<String, Object> consumerOverrides, QueueMode queue, int maxAttempts) {
             this(bootstrap, new Properties(), model, device, Precision.FLOAT32, group, instanceId, "127.0.0.1",
                     metricsPort, resultStore, limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides,
-                    queue, maxAttempts);
+                    queue, maxAttempts, 1);
+        }
+
+        /** These settings with {@code n} jobs at once. */
+        public Settings withConcurrency(int n) {
+            return new Settings(bootstrap, kafka, model, device, dtype, group, instanceId, bindAddress, metricsPort,
+                    resultStore, limits, connectTimeout, drainTimeout, consumerOverrides, queue, maxAttempts, n);
         }
 
         /** The properties every Kafka client of the worker starts from. */
@@ -118,6 +138,7 @@ public final class AttributionWorker implements AutoCloseable {
     private AttemptCounter attempts;
     private int maxAttempts;
     private JobRunner runner;
+    private ForwardBatcher batcher;
 
     private AttributionWorker(Settings s) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -211,6 +232,8 @@ public final class AttributionWorker implements AutoCloseable {
         AttributionEngine engine = new AttributionEngine(llama, s.resultStore() == null ? null
                 : new ResultStore(s.resultStore()));
         runner = new JobRunner(engine, new RequestPlanner(llama, s.limits()), workerId);
+        batcher = engine.batcher();
+        metrics.forwards(batcher);
         Properties kafka = s.clientProperties();
         Properties p = new Properties();
         p.putAll(kafka);
@@ -225,8 +248,8 @@ public final class AttributionWorker implements AutoCloseable {
         maxAttempts = s.maxAttempts();
         if (s.queue() == QueueMode.SHARE) {
             attempts = AttemptCounter.DELIVERY_COUNT;
-            queue = new ShareJobConsumer(kafka, s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics,
-                    s.drainTimeout());
+            queue = new QueuePool(IntStream.range(0, s.concurrency()).mapToObj(i -> new ShareJobConsumer(kafka,
+                    s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics, s.drainTimeout())).toList());
             backlog = new QueueBacklog(vertx, kafka, s.group(), Protocol.REQUESTS_TOPIC, registry, 15_000);
         } else {
             attempts = new AttemptLog(kafka, producer);
@@ -290,8 +313,14 @@ public final class AttributionWorker implements AutoCloseable {
         jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
         double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
         AtomicReference<Future<RecordMetadata>> last = new AtomicReference<>();
-        JobRunner.Outcome outcome = runner.run(request, record.value().length, Map.of("queue_ms", queueMs),
-                () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
+        metrics.jobStarted();
+        JobRunner.Outcome outcome;
+        try {
+            outcome = runner.run(request, record.value().length, Map.of("queue_ms", queueMs),
+                    () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
+        } finally {
+            metrics.jobEnded();
+        }
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
         LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
         if (outcome.status() == JobRunner.Status.ABANDONED) {
@@ -380,12 +409,17 @@ public final class AttributionWorker implements AutoCloseable {
         return llama;
     }
 
+    /** How the running jobs' perturbation forwards were packed so far. */
+    public ForwardBatcher.Packing packing() {
+        return batcher.packing();
+    }
+
     WorkerMetrics metrics() {
         return metrics;
     }
 
     /**
-     * Stops taking jobs, lets the running job finish within the drain timeout (else abandons it,
+     * Stops taking jobs, lets the running jobs finish within the drain timeout (else abandons each,
      * unsettled, for another worker), leaves the group, releases the model.
      */
     @Override

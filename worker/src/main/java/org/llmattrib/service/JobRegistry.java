@@ -52,9 +52,22 @@ final class JobRegistry implements AutoCloseable {
         return this;
     }
 
-    /** @param source the record, {@code topic/partition@offset} */
-    Decision decide(String jobId, String requestHash, String source) {
-        JobStatus known = jobs.get(jobId);
+    /**
+     * What to do with a record; a {@link Decision#RUN} claims the job id on this worker at once (as
+     * running, published by {@link #record}), so that a record of the same job id decided meanwhile
+     * by another job thread of this worker ({@code --concurrency}) sees it running.
+     *
+     * @param source the record, {@code topic/partition@offset}
+     */
+    synchronized Decision decide(String jobId, String requestHash, String source) {
+        Decision decision = decision(jobs.get(jobId), requestHash, source);
+        if (decision == Decision.RUN) {
+            jobs.put(jobId, JobStatus.of(jobId, requestHash, source, worker, JobStatus.State.RUNNING));
+        }
+        return decision;
+    }
+
+    private static Decision decision(JobStatus known, String requestHash, String source) {
         if (known == null) {
             return Decision.RUN;
         }

@@ -27,6 +27,7 @@ import org.llmattrib.attribution.perturbation.PerturbationRunner;
 import org.llmattrib.attribution.perturbation.PerturbedScorer;
 import org.llmattrib.attribution.perturbation.ShapleyValueSampling;
 import org.llmattrib.attribution.perturbation.ShapleyValues;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaTokenizer;
 import org.llmattrib.llama.TestModels;
@@ -57,7 +58,7 @@ class AttributionAxiomsTest {
             Quantity quantity) {
         double[][] out = new double[TARGET.length + 1][];
         try (NDManager m = llama.model().manager().newSubManager()) {
-            out[TARGET.length] = new PerturbationRunner(new PerturbedScorer(llama.model(), 16, new Work(llama.model()),
+            out[TARGET.length] = new PerturbationRunner(new PerturbedScorer(new ForwardBatcher(llama.model()), 16, new Work(llama.model()),
                     () -> {})).run(features, TARGET, method, trials, quantity, new Random(1), m,
                     t -> out[t.index()] = t.attr());
         }
@@ -126,7 +127,7 @@ class AttributionAxiomsTest {
         Llama llama = llama();
         double[][] incremental = new double[TARGET.length][];
         try (NDManager m = llama.model().manager().newSubManager()) {
-            new PerturbedScorer(llama.model(), 3, new Work(llama.model()), () -> {})
+            new PerturbedScorer(new ForwardBatcher(llama.model()), 3, new Work(llama.model()), () -> {})
                     .score(prompts, TARGET, new Quantity.LogProb(), m, (t, values, lp) -> incremental[t] = lp);
         }
         for (int i = 0; i < prompts.size(); i++) {
@@ -146,7 +147,7 @@ class AttributionAxiomsTest {
         for (int batchRows : new int[] {1, 2, 16}) {
             double[][] incremental = new double[TARGET.length][];
             try (NDManager m = llama.model().manager().newSubManager()) {
-                new PerturbedScorer(llama.model(), batchRows, new Work(llama.model()), () -> {})
+                new PerturbedScorer(new ForwardBatcher(llama.model()), batchRows, new Work(llama.model()), () -> {})
                         .score(prompts, TARGET, new Quantity.LogProb(), m, (t, values, lp) -> incremental[t] = lp);
             }
             for (int i = 0; i < prompts.size(); i++) {

@@ -21,6 +21,7 @@ import org.llmattrib.attribution.perturbation.PerturbationMethod;
 import org.llmattrib.attribution.perturbation.PerturbationRunner;
 import org.llmattrib.attribution.perturbation.PerturbedScorer;
 import org.llmattrib.attribution.perturbation.ShapleyValues;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.TestModels;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -58,7 +59,7 @@ class GoldenAttributionTest {
         double[][] out = new double[target.length][];
         Work work = new Work(llama.model());
         try (NDManager m = llama.model().manager().newSubManager()) {
-            new PerturbationRunner(new PerturbedScorer(llama.model(), batchRows, work, () -> {}))
+            new PerturbationRunner(new PerturbedScorer(new ForwardBatcher(llama.model()), batchRows, work, () -> {}))
                     .run(features(prompt, golden.path("baseline_token_id").asLong(), skip), target, method, 1, quantity,
                             new Random(0), m, token -> out[token.index()] = token.attr());
         }

@@ -102,7 +102,7 @@ class ConsumerHealthTest {
                 new Properties(), TestModels.tinyLlama3Dir(), "cpu", Precision.FLOAT32, group, instanceId, "127.0.0.1",
                 0, null, Limits.cpu(), Duration.ofSeconds(15), drainTimeout,
                 Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500),
-                QueueMode.GROUP, 3));
+                QueueMode.GROUP, 3, 1));
         toClose.add(w);
         return w;
     }

@@ -250,6 +250,11 @@ class ShareQueueTest {
             }
         }
 
+        /** Every event so far, in the order the broker appended them. */
+        List<AttributionEvent> all() {
+            return List.copyOf(all);
+        }
+
         List<AttributionEvent> of(String jobId) {
             return all.stream().filter(e -> e.jobId().equals(jobId)).toList();
         }

@@ -10,9 +10,9 @@ import java.util.List;
 import java.util.Map;
 import org.llmattrib.attribution.Quantity;
 import org.llmattrib.attribution.Work;
+import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.KvCache;
 import org.llmattrib.llama.LlamaModel;
-import org.llmattrib.llama.Taps;
 
 /**
  * Scores one target after many perturbed prompts, target token by target token, so that each
@@ -20,7 +20,9 @@ import org.llmattrib.llama.Taps;
  *
  * <p>Each batch of prompts keeps its KV cache; advancing all batches by one target token costs
  * what the token costs in a teacher-forced forward, so streaming adds no FLOPs. Identical prompts
- * are scored once, and the token prefix all prompts share is computed once and reused.
+ * are scored once, and the token prefix all prompts share is computed once and reused. Every forward
+ * goes through the {@link ForwardBatcher}, which packs it with those of other jobs scoring at the
+ * same time.
  */
 public final class PerturbedScorer {
 
@@ -32,6 +34,7 @@ public final class PerturbedScorer {
         void onToken(int t, double[] values, double[] logProbs);
     }
 
+    private final ForwardBatcher batcher;
     private final LlamaModel model;
     private final int batchRows;
     private final Work work;
@@ -40,8 +43,9 @@ public final class PerturbedScorer {
     /**
      * @param checkpoint called between steps; throws to stop the job (cancellation, deadline)
      */
-    public PerturbedScorer(LlamaModel model, int batchRows, Work work, Runnable checkpoint) {
-        this.model = model;
+    public PerturbedScorer(ForwardBatcher batcher, int batchRows, Work work, Runnable checkpoint) {
+        this.batcher = batcher;
+        this.model = batcher.model();
         this.batchRows = batchRows;
         this.work = work;
         this.checkpoint = checkpoint;
@@ -67,11 +71,11 @@ public final class PerturbedScorer {
         List<Batch> batches = new ArrayList<>();
         double[] uniqueValues = new double[unique.size()];
         double[] uniqueLogProbs = new double[unique.size()];
-        try (NDManager m = jobManager.newSubManager()) {
-            KvCache prefixCache = prefix == 0 ? null : prefixCache(unique.get(0), prefix, m);
+        try (ForwardBatcher.Lane lane = batcher.lane(); NDManager m = jobManager.newSubManager()) {
+            KvCache prefixCache = prefix == 0 ? null : prefixCache(lane, unique.get(0), prefix, m);
             for (int start = 0; start < unique.size(); start += batchRows) {
                 checkpoint.run();
-                Batch b = new Batch(start, unique.subList(start, Math.min(unique.size(), start + batchRows)),
+                Batch b = new Batch(lane, start, unique.subList(start, Math.min(unique.size(), start + batchRows)),
                         m.newSubManager());
                 batches.add(b);
                 b.first(prefixCache, prefix, new Scored(quantity, 0, target[0], uniqueValues, uniqueLogProbs));
@@ -109,10 +113,11 @@ public final class PerturbedScorer {
         return Math.max(n, 0);
     }
 
-    private KvCache prefixCache(long[] prompt, int prefix, NDManager m) {
+    private KvCache prefixCache(ForwardBatcher.Lane lane, long[] prompt, int prefix, NDManager m) {
         KvCache cache = new KvCache(model.config().numLayers());
-        NDArray ids = m.create(Arrays.copyOf(prompt, prefix)).reshape(1, prefix);
-        model.forward(ids, m.ones(ids.getShape(), DataType.INT64), Taps.NONE, cache);
+        long[] mask = new long[prefix];
+        Arrays.fill(mask, 1);
+        lane.forward(new ForwardBatcher.Step(Arrays.copyOf(prompt, prefix), mask, 1, prefix, cache, m, m)).close();
         work.forward(1, prefix, 0, 0);
         return cache;
     }
@@ -122,13 +127,15 @@ public final class PerturbedScorer {
 
     /** A batch of prompts with its own KV cache. */
     private final class Batch {
+        final ForwardBatcher.Lane lane;
         final int offset;
         final List<long[]> prompts;
         final NDManager manager;
         KvCache cache;
         long past;
 
-        Batch(int offset, List<long[]> prompts, NDManager manager) {
+        Batch(ForwardBatcher.Lane lane, int offset, List<long[]> prompts, NDManager manager) {
+            this.lane = lane;
             this.offset = offset;
             this.prompts = prompts;
             this.manager = manager;
@@ -166,14 +173,7 @@ public final class PerturbedScorer {
         private void step(long[] ids, long[] mask, int width, Scored out) {
             int rows = prompts.size();
             try (NDManager step = manager.newSubManager()) {
-                NDArray idArray = step.create(ids).reshape(rows, width);
-                NDArray hidden = model.forward(idArray, step.create(mask).reshape(rows, width), Taps.NONE, cache);
-                cache.attach(manager);
-                long[] last = new long[rows];
-                for (int r = 0; r < rows; r++) {
-                    last[r] = (long) r * width + width - 1;
-                }
-                NDArray logProbs = model.logSoftmaxAt(hidden, last);
+                NDArray logProbs = lane.forward(new ForwardBatcher.Step(ids, mask, rows, width, cache, manager, step));
                 copy(out.quantity().at(out.t(), out.target(), logProbs), out.values());
                 copy(logProbs.get(":, {}", out.target()), out.logProbs());
             }
