@@ -13,7 +13,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -28,15 +27,9 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.utils.Utils;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterAll;
@@ -61,7 +54,8 @@ class ScaleOutAndFailureTest {
     static EmbeddedKafka kafka;
     static Admin admin;
     static AttributionClient client;
-    static Results results;
+    /** The results topic from its beginning, for the whole class. */
+    static TopicRecords results;
     static final List<AttributionWorker> workers = new CopyOnWriteArrayList<>();
     static Process process;
 
@@ -71,7 +65,7 @@ class ScaleOutAndFailureTest {
         kafka.createServiceTopics(PARTITIONS);
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
         client = new AttributionClient(kafka.bootstrapServers());
-        results = new Results(kafka.bootstrapServers());
+        results = new TopicRecords(kafka.bootstrapServers(), Protocol.RESULTS_TOPIC);
     }
 
     @AfterAll
@@ -134,7 +128,7 @@ class ScaleOutAndFailureTest {
 
             Set<String> acceptedBy = new HashSet<>();
             for (String id : ids) {
-                List<AttributionEvent> events = results.of(id);
+                List<AttributionEvent> events = results.events(id);
                 assertThat(events).as(id + " completed events").filteredOn(e -> e instanceof AttributionEvent.Completed)
                         .hasSize(1);
                 assertThat(events).as(id + " failed events").noneMatch(e -> e instanceof AttributionEvent.Failed);
@@ -173,16 +167,16 @@ class ScaleOutAndFailureTest {
             client.submitRaw(id, longJob(id)).join();
             try {
                 await("first token event of " + id).atMost(Duration.ofSeconds(60))
-                        .until(() -> results.of(id).stream().anyMatch(e -> e instanceof AttributionEvent.Token));
+                        .until(() -> results.events(id).stream().anyMatch(e -> e instanceof AttributionEvent.Token));
             } catch (ConditionTimeoutException e) {
-                throw new AssertionError(e.getMessage() + "; events so far: " + results.of(id)
+                throw new AssertionError(e.getMessage() + "; events so far: " + results.events(id)
                         + "\nworker process stderr (" + stderr + "):\n" + tail(read(stderr), 4000), e);
             }
             process.destroyForcibly();
             assertThat(process.waitFor(10, TimeUnit.SECONDS)).as("the worker process died").isTrue();
             assertThat(process.exitValue()).as("exit status of a SIGKILLed JVM").isEqualTo(128 + 9);
             assertThat(ProcessHandle.of(pid)).as("process " + pid).isEmpty();
-            List<AttributionEvent> beforeKill = results.of(id);
+            List<AttributionEvent> beforeKill = results.events(id);
             assertThat(beforeKill).as("the job must still be running when its worker is killed (make it longer)")
                     .noneMatch(e -> e instanceof AttributionEvent.Completed || e instanceof AttributionEvent.Failed);
             String killedWorker = ((AttributionEvent.Accepted) beforeKill.get(0)).worker();
@@ -193,11 +187,11 @@ class ScaleOutAndFailureTest {
                     .until(() -> describe(group).members().isEmpty());
             rescuer = startWorker(group, "rescuer");
             await("the job completed after the rerun").atMost(Duration.ofSeconds(90))
-                    .until(() -> results.of(id).stream().anyMatch(e -> e instanceof AttributionEvent.Completed));
+                    .until(() -> results.events(id).stream().anyMatch(e -> e instanceof AttributionEvent.Completed));
             await("the rerun's offset committed").atMost(Duration.ofSeconds(10))
                     .until(() -> committed(group).equals(endOffsets()));
 
-            List<AttributionEvent> all = results.of(id);
+            List<AttributionEvent> all = results.events(id);
             all.stream().filter(e -> e instanceof AttributionEvent.Completed).forEach(e -> System.err.println(
                     "rerun of " + id + " on the rescuer: timings " + ((AttributionEvent.Completed) e).timings()));
             assertThat(all).noneMatch(e -> e instanceof AttributionEvent.Failed);
@@ -266,10 +260,10 @@ class ScaleOutAndFailureTest {
             String id = "cancelled-mid-job";
             client.submitRaw(id, longJob(id)).join();
             await("first token event of " + id).atMost(Duration.ofSeconds(60))
-                    .until(() -> results.of(id).stream().anyMatch(e -> e instanceof AttributionEvent.Token));
+                    .until(() -> results.events(id).stream().anyMatch(e -> e instanceof AttributionEvent.Token));
             client.cancel(id).join();
             await("the cancelled job's final event").atMost(Duration.ofSeconds(30)).until(() -> finished(id));
-            List<AttributionEvent> events = results.of(id);
+            List<AttributionEvent> events = results.events(id);
             AttributionEvent last = events.get(events.size() - 1);
             assertThat(last).isInstanceOf(AttributionEvent.Failed.class);
             assertThat(((AttributionEvent.Failed) last).code()).isEqualTo("cancelled");
@@ -335,7 +329,7 @@ class ScaleOutAndFailureTest {
     }
 
     boolean finished(String jobId) {
-        return results.of(jobId).stream()
+        return results.events(jobId).stream()
                 .anyMatch(e -> e instanceof AttributionEvent.Completed || e instanceof AttributionEvent.Failed);
     }
 
@@ -436,65 +430,5 @@ class ScaleOutAndFailureTest {
 
     interface ThrowingRunnable {
         void run() throws Exception;
-    }
-
-    /** Reads the results topic from its beginning for the whole class, in publication order per job. */
-    static final class Results implements AutoCloseable {
-        private final KafkaConsumer<String, byte[]> consumer;
-        private final Map<String, List<AttributionEvent>> byJob = new LinkedHashMap<>();
-        private final Thread thread;
-        private final List<String> problems = new CopyOnWriteArrayList<>();
-        private volatile boolean running = true;
-
-        Results(String bootstrap) {
-            Map<String, Object> p = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                    ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                    ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName(),
-                    ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-            consumer = new KafkaConsumer<>(p);
-            List<TopicPartition> partitions = IntStream.range(0, PARTITIONS)
-                    .mapToObj(i -> new TopicPartition(Protocol.RESULTS_TOPIC, i)).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            thread = new Thread(this::loop, "results-reader");
-            thread.setDaemon(true);
-            thread.start();
-        }
-
-        private void loop() {
-            try {
-                while (running) {
-                    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
-                        try {
-                            AttributionEvent e = Protocol.decodeEvent(r.value());
-                            synchronized (byJob) {
-                                byJob.computeIfAbsent(e.jobId(), k -> new ArrayList<>()).add(e);
-                            }
-                        } catch (RuntimeException e) {
-                            problems.add(r.topic() + "-" + r.partition() + "@" + r.offset() + ": " + e);
-                        }
-                    }
-                }
-            } catch (WakeupException e) {
-                // closing
-            } finally {
-                consumer.close();
-            }
-        }
-
-        /** Every event of the job read so far, duplicates included. */
-        List<AttributionEvent> of(String jobId) {
-            assertThat(problems).as("undecodable results").isEmpty();
-            synchronized (byJob) {
-                return List.copyOf(byJob.getOrDefault(jobId, List.of()));
-            }
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            running = false;
-            consumer.wakeup();
-            thread.join(10_000);
-        }
     }
 }

@@ -12,15 +12,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -212,51 +205,21 @@ class ShareQueueTest {
 
     /** Every event on the results topic and every dead letter, in the order the broker appended them. */
     static final class Events implements AutoCloseable {
-        private final KafkaConsumer<String, byte[]> consumer;
-        private final List<AttributionEvent> all = new CopyOnWriteArrayList<>();
-        private final List<ConsumerRecord<String, byte[]>> dead = new CopyOnWriteArrayList<>();
-        private final Thread thread;
-        private volatile boolean running = true;
+        private final TopicRecords results;
+        private final TopicRecords dead;
 
         Events(String bootstrap) {
-            consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                    ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                    ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName(),
-                    ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName()));
-            List<TopicPartition> partitions = List.of(new TopicPartition(Protocol.RESULTS_TOPIC, 0),
-                    new TopicPartition(Protocol.DEAD_LETTER_TOPIC, 0));
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            thread = new Thread(this::loop, "events-reader");
-            thread.setDaemon(true);
-            thread.start();
-        }
-
-        private void loop() {
-            try {
-                while (running) {
-                    for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
-                        if (r.topic().equals(Protocol.DEAD_LETTER_TOPIC)) {
-                            dead.add(r);
-                        } else {
-                            all.add(Protocol.decodeEvent(r.value()));
-                        }
-                    }
-                }
-            } catch (WakeupException e) {
-                // closing
-            } finally {
-                consumer.close();
-            }
+            results = new TopicRecords(bootstrap, Protocol.RESULTS_TOPIC);
+            dead = new TopicRecords(bootstrap, Protocol.DEAD_LETTER_TOPIC);
         }
 
         /** Every event so far, in the order the broker appended them. */
         List<AttributionEvent> all() {
-            return List.copyOf(all);
+            return results.all().stream().map(r -> Protocol.decodeEvent(r.value())).toList();
         }
 
         List<AttributionEvent> of(String jobId) {
-            return all.stream().filter(e -> e.jobId().equals(jobId)).toList();
+            return results.events(jobId);
         }
 
         List<AttributionEvent.Accepted> accepted(String jobId) {
@@ -265,8 +228,7 @@ class ShareQueueTest {
         }
 
         boolean finished(String jobId) {
-            return of(jobId).stream()
-                    .anyMatch(e -> e instanceof AttributionEvent.Completed || e instanceof AttributionEvent.Failed);
+            return results.finished(jobId);
         }
 
         AttributionEvent last(String jobId) {
@@ -275,14 +237,13 @@ class ShareQueueTest {
         }
 
         List<ConsumerRecord<String, byte[]>> deadLetters() {
-            return List.copyOf(dead);
+            return dead.all();
         }
 
         @Override
         public void close() throws InterruptedException {
-            running = false;
-            consumer.wakeup();
-            thread.join(10_000);
+            results.close();
+            dead.close();
         }
     }
 }
