@@ -184,6 +184,11 @@ class ConsumerHealthTest {
             quiet.close();
         });
         await("rebalance pending").atMost(Duration.ofSeconds(10)).until(() -> state(group) == GroupState.PREPARING_REBALANCE);
+        // the broker still takes commits of the current generation while a rebalance is pending; the
+        // worker's client refuses them once a heartbeat (every 500 ms) has told it to rejoin. The
+        // rebalance stays pending until the quiet member polls (up to its 120 s poll interval).
+        Thread.sleep(2_000);
+        assertThat(state(group)).isEqualTo(GroupState.PREPARING_REBALANCE);
         send(workerPartition, "during-rebalance", ScaleOutAndFailureTest.shortJob("during-rebalance"));
         await("the job finished").atMost(Duration.ofSeconds(30)).until(() -> results.finished("during-rebalance"));
         await("its commit refused").atMost(Duration.ofSeconds(10)).until(() -> w.metrics().commitFailures() > 0);
