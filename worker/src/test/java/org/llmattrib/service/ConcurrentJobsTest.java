@@ -26,9 +26,9 @@ import org.llmattrib.protocol.Protocol;
 
 /**
  * One worker with {@code --concurrency 4} on a real broker (one partition per topic, so the results
- * topic shows the order in which events were appended): six jobs submitted together run at once,
- * their perturbation forwards packed together, and each streams what it streams alone; a cancelled
- * job and an invalid one end alone.
+ * topic shows the order in which events were appended): three long jobs and five small ones run four
+ * at once, their perturbation forwards packed together, and each streams what it streams alone;
+ * cancelled jobs and an invalid one end alone.
  */
 class ConcurrentJobsTest {
     static final int CONCURRENCY = 4;
@@ -61,34 +61,46 @@ class ConcurrentJobsTest {
 
     @Test
     void jobsRunAtOnceEachAsItRunsAloneAndACancelledOrInvalidJobEndsAlone() throws Exception {
+        // three long jobs hold three of the four consumers until they are cancelled: they run at
+        // once by construction, and the short jobs run next to them on the fourth
+        List<String> held = List.of("held-1", "held-2", "held-3");
         Map<String, byte[]> jobs = new LinkedHashMap<>();
-        jobs.put("cancelled", longShapley("cancelled"));
-        jobs.put("fa", ServiceEndToEndTest.example("seed-token-feature-ablation", "fa"));
-        jobs.put("shapley", ServiceEndToEndTest.example("seed-template-shapley", "shapley"));
-        jobs.put("fewshot", ServiceEndToEndTest.example("seed-fewshot-segments", "fewshot"));
-        jobs.put("invalid", unknownLayer("invalid"));
-        jobs.put("lig", ServiceEndToEndTest.example("seed-lig-embeddings", "lig"));
+        for (String id : held) {
+            jobs.put(id, longJob(id));
+        }
         jobs.forEach((id, body) -> client.submitRaw(id, body).join());
+        await("every long job's first token").atMost(Duration.ofSeconds(90))
+                .until(() -> held.stream().allMatch(id -> events.of(id).stream().anyMatch(e -> e instanceof AttributionEvent.Token)));
 
-        await("the long job's first token").atMost(Duration.ofSeconds(60))
-                .until(() -> events.of("cancelled").stream().anyMatch(e -> e instanceof AttributionEvent.Token));
-        client.cancel("cancelled").join();
-        await("every job ended").atMost(Duration.ofSeconds(120)).until(() -> jobs.keySet().stream().allMatch(events::finished));
+        Map<String, byte[]> small = new LinkedHashMap<>();
+        small.put("fa", ServiceEndToEndTest.example("seed-token-feature-ablation", "fa"));
+        small.put("shapley", ServiceEndToEndTest.example("seed-template-shapley", "shapley"));
+        small.put("fewshot", ServiceEndToEndTest.example("seed-fewshot-segments", "fewshot"));
+        small.put("invalid", unknownLayer("invalid"));
+        small.put("lig", ServiceEndToEndTest.example("seed-lig-embeddings", "lig"));
+        small.forEach((id, body) -> client.submitRaw(id, body).join());
+        await("every small job ended").atMost(Duration.ofSeconds(120)).until(() -> small.keySet().stream().allMatch(events::finished));
+        assertThat(held).as("long jobs still running").noneMatch(events::finished);
+        for (String id : held) {
+            client.cancel(id).join();
+        }
+        await("every long job ended").atMost(Duration.ofSeconds(60)).until(() -> held.stream().allMatch(events::finished));
 
-        assertThat(mostRunningAtOnce(events.all())).as("jobs running at once").isGreaterThanOrEqualTo(3);
-        for (String id : List.of("fa", "shapley", "fewshot", "lig", "invalid")) {
-            assertSameEvents(id, events.of(id), alone(jobs.get(id)));
+        assertThat(mostRunningAtOnce(events.all())).as("jobs running at once").isGreaterThanOrEqualTo(CONCURRENCY);
+        for (String id : small.keySet()) {
+            assertSameEvents(id, events.of(id), alone(small.get(id), Integer.MAX_VALUE));
         }
         AttributionEvent.Failed invalid = (AttributionEvent.Failed) events.last("invalid");
         assertThat(invalid.code()).isEqualTo("unknown_layer");
-        AttributionEvent.Failed cancelled = (AttributionEvent.Failed) events.last("cancelled");
-        assertThat(cancelled.code()).isEqualTo("cancelled");
-        List<AttributionEvent> cancelledEvents = events.of("cancelled");
-        List<AttributionEvent> cancelledAlone = alone(jobs.get("cancelled"));
-        assertThat(cancelledEvents.size()).as("the cancelled job stopped early").isLessThan(cancelledAlone.size());
-        assertSameEvents("cancelled", cancelledEvents.subList(0, cancelledEvents.size() - 1),
-                cancelledAlone.subList(0, cancelledEvents.size() - 1));
-        assertThat(events.accepted("cancelled")).as("runs of the cancelled job").hasSize(1);
+        for (String id : held) {
+            List<AttributionEvent> got = events.of(id);
+            assertThat(((AttributionEvent.Failed) events.last(id)).code()).as(id).isEqualTo("cancelled");
+            int before = got.size() - 1;
+            List<AttributionEvent> stoppedAlone = alone(jobs.get(id), before);
+            assertThat(stoppedAlone.size()).as(id + ": the job alone streams as far before it is cancelled").isGreaterThan(before);
+            assertSameEvents(id, got.subList(0, before), stoppedAlone.subList(0, before));
+            assertThat(events.accepted(id)).as("runs of " + id).hasSize(1);
+        }
     }
 
     @Test
@@ -113,11 +125,14 @@ class ConcurrentJobsTest {
         return most;
     }
 
-    /** What {@code attrib explain} streams for the request: the job alone, on its own engine. */
-    static List<AttributionEvent> alone(byte[] body) {
+    /**
+     * What {@code attrib explain} streams for the request: the job alone, on its own engine, cancelled
+     * once it has streamed {@code cancelAfter} events.
+     */
+    static List<AttributionEvent> alone(byte[] body, int cancelAfter) {
         List<AttributionEvent> out = new ArrayList<>();
         new JobRunner(new AttributionEngine(worker.llama(), null), new RequestPlanner(worker.llama(), Limits.cpu()),
-                worker.workerId()).run(body, Map.of(), () -> false, () -> false, out::add);
+                worker.workerId()).run(body, Map.of(), () -> out.size() >= cancelAfter, () -> false, out::add);
         return out;
     }
 
@@ -150,10 +165,13 @@ class ConcurrentJobsTest {
         }
     }
 
-    /** The template Shapley request with many trials: long enough to be cancelled after its first token. */
-    static byte[] longShapley(String jobId) throws IOException {
-        ObjectNode node = ScaleOutAndFailureTest.example("seed-template-shapley", jobId);
-        node.put("num_trials", 40);
+    /**
+     * The LIG request with a target of about 280 tokens: its first token comes in about a second,
+     * its last after minutes, so it runs until it is cancelled.
+     */
+    static byte[] longJob(String jobId) throws IOException {
+        ObjectNode node = ScaleOutAndFailureTest.example("seed-lig-embeddings", jobId);
+        node.put("target", " playing golf, hiking, and cooking.".repeat(40));
         return Protocol.JSON.writeValueAsBytes(node);
     }
 
