@@ -30,7 +30,7 @@ public final class Gateway implements AutoCloseable {
                         .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))))
                 .withMetrics(new MicrometerMetricsFactory(registry))
                 .build();
-        sender = new RequestSender(config.bootstrap(), config.kafka());
+        sender = new RequestSender(config.kafkaProperties());
         verticle = new GatewayVerticle(config, registry, sender);
     }
 

@@ -1,6 +1,8 @@
 package org.llmattrib.gateway;
 
 import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.CommonClientConfigs;
 
 /**
  * How a gateway runs.
@@ -23,6 +25,14 @@ public record GatewayConfig(String bootstrap, String host, int port, String toke
     public static GatewayConfig local(String bootstrap) {
         return new GatewayConfig(bootstrap, "127.0.0.1", 0, null, null, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JOBS,
                 Map.of());
+    }
+
+    /** {@link #kafka} with the bootstrap servers: the base of the producer's and the consumer's settings. */
+    Properties kafkaProperties() {
+        Properties p = new Properties();
+        p.putAll(kafka);
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        return p;
     }
 
     public GatewayConfig withPort(int newPort) {

@@ -11,23 +11,32 @@ import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.llmattrib.protocol.Protocol;
+import org.llmattrib.protocol.ProtocolException;
+import org.llmattrib.protocol.TopicFollower;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The gateway's HTTP server and its job view. Results arrive from the consumer thread through
  * {@code context.runOnContext}, so the job store is only ever touched on this verticle's event loop.
  */
 final class GatewayVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(GatewayVerticle.class);
     private final GatewayConfig config;
     private final PrometheusMeterRegistry registry;
     private final RequestSender sender;
     private final List<Examples.Example> examples = Examples.seeds();
     private final Buffer openApi = Resources.buffer("/openapi.json");
     private JobStore store;
-    private ResultsFollower follower;
+    private TopicFollower follower;
     private HttpServer server;
-    private volatile boolean ready;
+    /** The results topic has been read up to the end offsets it had at start. */
+    private volatile boolean caughtUp;
 
     GatewayVerticle(GatewayConfig config, PrometheusMeterRegistry registry, RequestSender sender) {
         this.config = config;
@@ -37,13 +46,24 @@ final class GatewayVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        GatewayMetrics metrics = new GatewayMetrics(registry, () -> store.size(), () -> ready ? 1 : 0);
+        GatewayMetrics metrics = new GatewayMetrics(registry, () -> store.size(), () -> ready() ? 1 : 0);
         store = new JobStore(config.maxJobs(), metrics);
-        JobsApi api = new JobsApi(store, sender, metrics, () -> ready);
-        follower = new ResultsFollower(config.bootstrap(), config.kafka(), metrics,
-                batch -> context.runOnContext(v -> batch.forEach(r ->
-                        store.add(r.jobId(), Instant.ofEpochMilli(r.timestamp()), r.event()))),
-                () -> context.runOnContext(v -> ready = true));
+        JobsApi api = new JobsApi(store, sender, metrics, this::ready);
+        follower = new TopicFollower(config.kafkaProperties(), Protocol.RESULTS_TOPIC, records -> {
+            List<Runnable> adds = new ArrayList<>(records.size());
+            for (ConsumerRecord<String, byte[]> r : records) {
+                try {
+                    StoredEvent event = StoredEvent.decode(r.value());
+                    adds.add(() -> store.add(event.event().jobId(), Instant.ofEpochMilli(r.timestamp()), event));
+                } catch (ProtocolException e) {
+                    metrics.undecodable();
+                    LOG.warn("skipping a record at {}-{}@{} that is not an attribution event: {}", r.topic(),
+                            r.partition(), r.offset(), e.getMessage());
+                }
+            }
+            context.runOnContext(v -> adds.forEach(Runnable::run));
+        });
+        follower.start(Instant.EPOCH).thenRun(() -> context.runOnContext(v -> caughtUp = true));
         return vertx.createHttpServer().requestHandler(router(api, metrics)).listen(config.port(), config.host())
                 .onSuccess(s -> server = s);
     }
@@ -56,8 +76,9 @@ final class GatewayVerticle extends VerticleBase {
                     .allowedHeaders(Set.of("Authorization", "Content-Type", "Last-Event-ID")));
         }
         router.get("/health/live").handler(ctx -> ctx.response().end("ok\n"));
-        router.get("/health/ready").handler(ctx -> ctx.response().setStatusCode(ready ? 200 : 503)
-                .end(ready ? "ready\n" : "reading the results topic\n"));
+        router.get("/health/ready").handler(ctx -> ctx.response().setStatusCode(ready() ? 200 : 503)
+                .end(ready() ? "ready\n" : follower.alive() ? "reading the results topic\n"
+                        : "stopped reading the results topic: see the log\n"));
         router.get("/metrics").handler(ctx -> ctx.response()
                 .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(registry.scrape()));
         router.get("/openapi.json").handler(ctx -> ctx.response().putHeader("content-type", "application/json")
@@ -92,8 +113,9 @@ final class GatewayVerticle extends VerticleBase {
         return router;
     }
 
+    /** Caught up with the results topic and still following it: the job view is current. */
     boolean ready() {
-        return ready;
+        return caughtUp && follower.alive();
     }
 
     int actualPort() {

@@ -1,9 +1,16 @@
 package org.llmattrib.gateway;
 
+import java.nio.charset.StandardCharsets;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.Protocol;
 
 /** One event of a job: decoded, and its JSON exactly as the worker published it (what SSE sends). */
 record StoredEvent(AttributionEvent event, String json) {
+    /** @throws org.llmattrib.protocol.ProtocolException when {@code value} is not an attribution event */
+    static StoredEvent decode(byte[] value) {
+        return new StoredEvent(Protocol.decodeEvent(value), new String(value, StandardCharsets.UTF_8));
+    }
+
     long seq() {
         return event.seq();
     }

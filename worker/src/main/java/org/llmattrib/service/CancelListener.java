@@ -9,6 +9,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.llmattrib.protocol.Control;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
+import org.llmattrib.protocol.TopicFollower;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,12 +28,12 @@ public final class CancelListener implements AutoCloseable {
     private final TopicFollower follower;
 
     public CancelListener(Properties kafka) {
-        follower = new TopicFollower(kafka, Protocol.CONTROL_TOPIC, this::onRecord);
+        follower = new TopicFollower(kafka, Protocol.CONTROL_TOPIC, records -> records.forEach(this::onRecord));
     }
 
     /** Reads the cancels of the last {@link #REMEMBER} (a cancel may reach this worker before its job does). */
     public CancelListener start(Duration timeout) {
-        follower.start(Instant.now().minus(REMEMBER), timeout);
+        follower.startAndWait(Instant.now().minus(REMEMBER), timeout);
         return this;
     }
 

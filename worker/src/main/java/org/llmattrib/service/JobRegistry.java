@@ -15,6 +15,7 @@ import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
+import org.llmattrib.protocol.TopicFollower;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,13 +43,13 @@ final class JobRegistry implements AutoCloseable {
     private final String worker;
 
     JobRegistry(Properties kafka, Producer<String, byte[]> producer, String worker) {
-        this.follower = new TopicFollower(kafka, Protocol.JOBS_TOPIC, this::onRecord);
+        this.follower = new TopicFollower(kafka, Protocol.JOBS_TOPIC, records -> records.forEach(this::onRecord));
         this.producer = producer;
         this.worker = worker;
     }
 
     JobRegistry start(Duration timeout) {
-        follower.start(Instant.EPOCH, timeout);
+        follower.startAndWait(Instant.EPOCH, timeout);
         return this;
     }
 
