@@ -54,6 +54,12 @@ final class WorkerCommand implements Callable<Integer> {
             + " take to finish before each is left to another worker (default: ${DEFAULT-VALUE})")
     Duration drainTimeout;
 
+    @Option(names = "--stall-timeout", defaultValue = "PT30M", description = "a job that reaches no checkpoint between"
+            + " model steps for this long (a hung thread) is given back to the queue for another worker, and this"
+            + " worker's /health/live answers 503 (default: ${DEFAULT-VALUE}, above the longest step the CPU limits"
+            + " allow)")
+    Duration stallTimeout;
+
     @Option(names = "--result-store", description = "directory for unreduced tensors (reduce: none)")
     Path resultStore;
 
@@ -68,7 +74,7 @@ final class WorkerCommand implements Callable<Integer> {
         AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrap,
                 kafka.properties(), modelOptions.model, modelOptions.device, modelOptions.dtype, group, instanceId,
                 bindAddress, metricsPort, resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout,
-                drainTimeout,
+                drainTimeout, stallTimeout,
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5)),
                 queue, maxAttempts, concurrency));
         System.err.println("worker " + worker.workerId() + " ready: group " + group + " (" + queue.name().toLowerCase()

@@ -22,7 +22,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import org.apache.kafka.clients.CommonClientConfigs;
@@ -72,6 +71,8 @@ public final class AttributionWorker implements AutoCloseable {
      * @param connectTimeout how long Kafka may take to answer at start-up
      * @param limits what a request may ask, checked before any work
      * @param drainTimeout on close, how long the running jobs may take to finish before each is abandoned
+     * @param stallTimeout a job that shows no sign of life (no checkpoint between model steps) for
+     *     longer is given back to the queue and the worker stops being live ({@code --stall-timeout})
      * @param consumerOverrides properties for the consumer-group consumer ({@link QueueMode#GROUP}; session timeout, say)
      * @param queue a share group or a consumer group
      * @param maxAttempts runs of one request before it is given up as {@code too_many_attempts}; in
@@ -81,10 +82,15 @@ public final class AttributionWorker implements AutoCloseable {
      */
     public record Settings(String bootstrap, Properties kafka, Path model, String device, Precision dtype, String group,
             String instanceId, String bindAddress, int metricsPort, Path resultStore, Limits limits,
-            Duration connectTimeout, Duration drainTimeout, Map<String, Object> consumerOverrides, QueueMode queue,
-            int maxAttempts, int concurrency) {
+            Duration connectTimeout, Duration drainTimeout, Duration stallTimeout, Map<String, Object> consumerOverrides,
+            QueueMode queue, int maxAttempts, int concurrency) {
         public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
         public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+        /**
+         * Above the longest model step the default limits allow: the largest CPU job (--max-job-flops
+         * 1e14) runs about 17 minutes in all, and a step is a small part of a job.
+         */
+        public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofMinutes(30);
 
         public Settings {
             if (concurrency < 1) {
@@ -100,14 +106,21 @@ public final class AttributionWorker implements AutoCloseable {
         public Settings(String bootstrap, Path model, String device, String group, String instanceId, int metricsPort,
                 Path resultStore, Limits limits, Map<String, Object> consumerOverrides, QueueMode queue, int maxAttempts) {
             this(bootstrap, new Properties(), model, device, Precision.FLOAT32, group, instanceId, "127.0.0.1",
-                    metricsPort, resultStore, limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, consumerOverrides,
-                    queue, maxAttempts, 1);
+                    metricsPort, resultStore, limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT,
+                    DEFAULT_STALL_TIMEOUT, consumerOverrides, queue, maxAttempts, 1);
         }
 
         /** These settings with {@code n} jobs at once. */
         public Settings withConcurrency(int n) {
             return new Settings(bootstrap, kafka, model, device, dtype, group, instanceId, bindAddress, metricsPort,
-                    resultStore, limits, connectTimeout, drainTimeout, consumerOverrides, queue, maxAttempts, n);
+                    resultStore, limits, connectTimeout, drainTimeout, stallTimeout, consumerOverrides, queue, maxAttempts, n);
+        }
+
+        /** These settings with another stall timeout. */
+        public Settings withStallTimeout(Duration timeout) {
+            return new Settings(bootstrap, kafka, model, device, dtype, group, instanceId, bindAddress, metricsPort,
+                    resultStore, limits, connectTimeout, drainTimeout, timeout, consumerOverrides, queue, maxAttempts,
+                    concurrency);
         }
 
         /** The properties every Kafka client of the worker starts from. */
@@ -249,13 +262,13 @@ public final class AttributionWorker implements AutoCloseable {
         if (s.queue() == QueueMode.SHARE) {
             attempts = AttemptCounter.DELIVERY_COUNT;
             queue = new QueuePool(IntStream.range(0, s.concurrency()).mapToObj(i -> new ShareJobConsumer(kafka,
-                    s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics, s.drainTimeout())).toList());
+                    s.group(), Protocol.REQUESTS_TOPIC, this::handle, metrics, s.drainTimeout(), s.stallTimeout())).toList());
             backlog = new QueueBacklog(vertx, kafka, s.group(), Protocol.REQUESTS_TOPIC, registry, 15_000);
         } else {
             attempts = new AttemptLog(kafka, producer);
             queue = new JobConsumer(kafka, s.group(), s.instanceId(), Protocol.REQUESTS_TOPIC,
-                    (record, abandoned) -> handle(record, abandoned).done(), metrics, s.consumerOverrides(),
-                    s.drainTimeout());
+                    (record, signal) -> handle(record, signal).done(), metrics, s.consumerOverrides(),
+                    s.drainTimeout(), s.stallTimeout());
         }
         queue.start();
         long until = System.currentTimeMillis() + 60_000;
@@ -268,7 +281,7 @@ public final class AttributionWorker implements AutoCloseable {
     }
 
     /** Runs one request record; how its queue settles it once its answer is acknowledged (or not). */
-    private Settlement handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned) {
+    private Settlement handle(ConsumerRecord<String, byte[]> record, JobSignal signal) {
         long start = System.nanoTime();
         String source = record.topic() + "/" + record.partition() + "@" + record.offset();
         AttributionRequest request;
@@ -297,7 +310,7 @@ public final class AttributionWorker implements AutoCloseable {
             case RUN -> {
                 int attempt = attempts.started(record);
                 Settlement settlement = attempt > maxAttempts ? giveUp(request, hash, record, source, attempt)
-                        : run(request, hash, record, source, abandoned, start);
+                        : run(request, hash, record, source, signal, start);
                 if (settlement.done()) {
                     attempts.finished(record);
                 }
@@ -307,7 +320,7 @@ public final class AttributionWorker implements AutoCloseable {
     }
 
     private Settlement run(AttributionRequest request, String hash, ConsumerRecord<String, byte[]> record,
-            String source, AtomicBoolean abandoned, long start) {
+            String source, JobSignal signal, long start) {
         String jobId = request.jobId();
         LOG.info("running {} ({})", jobId, source);
         jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
@@ -317,7 +330,7 @@ public final class AttributionWorker implements AutoCloseable {
         JobRunner.Outcome outcome;
         try {
             outcome = runner.run(request, record.value().length, Map.of("queue_ms", queueMs),
-                    () -> cancels.isCancelled(jobId, record.timestamp()), abandoned::get, event -> last.set(publish(event)));
+                    () -> cancels.isCancelled(jobId, record.timestamp()), signal::abandoned, event -> last.set(publish(event)));
         } finally {
             metrics.jobEnded();
         }

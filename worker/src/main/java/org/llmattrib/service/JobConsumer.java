@@ -13,7 +13,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.CommitFailedException;
@@ -49,11 +48,11 @@ public final class JobConsumer implements JobQueue {
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
 
     /**
-     * Runs one record to its end unless {@code abandoned} becomes true; returns true when the record
-     * is done for good (its final event acknowledged) and its offset may be committed.
+     * Runs one record to its end unless {@code signal.abandoned()} becomes true; returns true when the
+     * record is done for good (its final event acknowledged) and its offset may be committed.
      */
-    public interface RecordHandler {
-        boolean handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned);
+    interface RecordHandler {
+        boolean handle(ConsumerRecord<String, byte[]> record, JobSignal signal);
     }
 
     /** What the consumer reports to metrics. */
@@ -65,13 +64,14 @@ public final class JobConsumer implements JobQueue {
         void commitFailed();
     }
 
-    private record InFlight(TopicPartition partition, long offset, AtomicBoolean abandoned) {}
+    private record InFlight(TopicPartition partition, long offset, JobSignal signal) {}
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final String topic;
     private final RecordHandler handler;
     private final Observer observer;
     private final Duration drainTimeout;
+    private final Duration stallTimeout;
     private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
     private final Thread pollThread;
     private final Map<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> waiting = new HashMap<>();
@@ -88,9 +88,10 @@ public final class JobConsumer implements JobQueue {
     /**
      * @param kafka client properties (bootstrap servers, security)
      * @param drainTimeout on {@link #close()}, how long the running job may still take to finish
+     * @param stallTimeout a job silent for longer (no checkpoint) is given up and this consumer dies
      */
-    public JobConsumer(Properties kafka, String group, String instanceId, String topic, RecordHandler handler,
-            Observer observer, Map<String, Object> overrides, Duration drainTimeout) {
+    JobConsumer(Properties kafka, String group, String instanceId, String topic, RecordHandler handler,
+            Observer observer, Map<String, Object> overrides, Duration drainTimeout, Duration stallTimeout) {
         Properties p = new Properties();
         p.putAll(kafka);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -109,6 +110,7 @@ public final class JobConsumer implements JobQueue {
         this.handler = handler;
         this.observer = observer;
         this.drainTimeout = drainTimeout;
+        this.stallTimeout = stallTimeout;
         this.pollThread = new Thread(this::pollLoop, "attribution-poll");
     }
 
@@ -139,6 +141,10 @@ public final class JobConsumer implements JobQueue {
                     }
                 }
                 runJobThreadActions();
+                if (inFlight != null && inFlight.signal().silentFor(stallTimeout)) {
+                    // the partition goes to another member when this consumer leaves the group
+                    throw new JobSignal.Stalled(inFlight.partition() + "@" + inFlight.offset(), stallTimeout);
+                }
                 commitPending();
                 if (running) {
                     startNextJob();
@@ -153,8 +159,9 @@ public final class JobConsumer implements JobQueue {
             abandonInFlight();
             jobThread.shutdown();
             try {
-                // the job stops at its next checkpoint; the model must not be closed under it
-                jobThread.awaitTermination(5, java.util.concurrent.TimeUnit.MINUTES);
+                // the job stops at its next checkpoint; the model must not be closed under it (a
+                // stalled job has no next checkpoint: leave the group at once)
+                jobThread.awaitTermination(died instanceof JobSignal.Stalled ? 0 : 5, java.util.concurrent.TimeUnit.MINUTES);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -182,13 +189,13 @@ public final class JobConsumer implements JobQueue {
             if (record == null) {
                 continue;
             }
-            InFlight job = new InFlight(e.getKey(), record.offset(), new AtomicBoolean());
+            InFlight job = new InFlight(e.getKey(), record.offset(), new JobSignal());
             inFlight = job;
             observer.queueWait(Math.max(0, System.currentTimeMillis() - record.timestamp()));
             jobThread.execute(() -> {
                 boolean[] done = {false};
                 try {
-                    done[0] = handler.handle(record, job.abandoned());
+                    done[0] = handler.handle(record, job.signal());
                 } catch (RuntimeException ex) {
                     LOG.error("job at {}@{} could not be finished; it will be redelivered", job.partition(),
                             job.offset(), ex);
@@ -270,7 +277,7 @@ public final class JobConsumer implements JobQueue {
 
     private void abandonInFlight() {
         if (inFlight != null) {
-            inFlight.abandoned().set(true);
+            inFlight.signal().abandon();
         }
     }
 

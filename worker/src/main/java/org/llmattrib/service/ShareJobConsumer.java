@@ -12,7 +12,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.ConfigEntry;
@@ -51,15 +50,15 @@ public final class ShareJobConsumer implements JobQueue {
     private static final int DEFAULT_LOCK_MS = 15_000;
     private static final Duration COMMIT = Duration.ofSeconds(30);
 
-    /** Runs one record to its end unless {@code abandoned} becomes true. */
-    public interface Handler {
-        Settlement handle(ConsumerRecord<String, byte[]> record, AtomicBoolean abandoned);
+    /** Runs one record to its end unless {@code signal.abandoned()} becomes true. */
+    interface Handler {
+        Settlement handle(ConsumerRecord<String, byte[]> record, JobSignal signal);
     }
 
     /** The record being run: held while the latest poll returned it and it is not acknowledged yet. */
     private static final class Job {
         ConsumerRecord<String, byte[]> record;
-        final AtomicBoolean abandoned = new AtomicBoolean();
+        final JobSignal signal = new JobSignal();
         final CompletableFuture<Settlement> result = new CompletableFuture<>();
         boolean held = true;
         long lastSeen = System.currentTimeMillis();
@@ -80,6 +79,7 @@ public final class ShareJobConsumer implements JobQueue {
     private final Handler handler;
     private final JobConsumer.Observer observer;
     private final Duration drainTimeout;
+    private final Duration stallTimeout;
     private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
     private final Thread pollThread;
     private volatile boolean running = true;
@@ -93,9 +93,10 @@ public final class ShareJobConsumer implements JobQueue {
      * @param kafka client properties (bootstrap servers, security), also for the Admin client that
      *     configures the group
      * @param drainTimeout on {@link #close()}, how long the running job may still take to finish
+     * @param stallTimeout a job silent for longer (no checkpoint) is given up and this consumer dies
      */
-    public ShareJobConsumer(Properties kafka, String group, String topic, Handler handler, JobConsumer.Observer observer,
-            Duration drainTimeout) {
+    ShareJobConsumer(Properties kafka, String group, String topic, Handler handler, JobConsumer.Observer observer,
+            Duration drainTimeout, Duration stallTimeout) {
         Properties p = new Properties();
         p.putAll(kafka);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -111,6 +112,7 @@ public final class ShareJobConsumer implements JobQueue {
         this.handler = handler;
         this.observer = observer;
         this.drainTimeout = drainTimeout;
+        this.stallTimeout = stallTimeout;
         this.pollThread = new Thread(this::pollLoop, "attribution-poll");
     }
 
@@ -199,7 +201,7 @@ public final class ShareJobConsumer implements JobQueue {
     private void run(Job started) {
         Settlement settlement = Settlement.RETRY;
         try {
-            settlement = handler.handle(started.record, started.abandoned);
+            settlement = handler.handle(started.record, started.signal);
         } catch (RuntimeException e) {
             LOG.error("job at {}-{}@{} could not be finished; it is released", started.record.topic(),
                     started.record.partition(), started.record.offset(), e);
@@ -217,6 +219,9 @@ public final class ShareJobConsumer implements JobQueue {
      * is abandoned.
      */
     private void settleOrRenew() {
+        if (job.signal.silentFor(stallTimeout) && !job.result.isDone()) {
+            giveUpStalled();
+        }
         int lockMs = consumer.acquisitionLockTimeoutMs().orElse(DEFAULT_LOCK_MS);
         if (!job.held) {
             if (System.currentTimeMillis() - job.lastSeen > lockMs) {
@@ -294,9 +299,23 @@ public final class ShareJobConsumer implements JobQueue {
         }
     }
 
+    /**
+     * The job's thread hangs: release its record at once (it runs again elsewhere, a delivery
+     * counted against it) and end the poll loop, so that the worker reports it is not live.
+     */
+    private void giveUpStalled() {
+        job.signal.abandon();
+        ConsumerRecord<String, byte[]> record = job.record;
+        if (job.held) {
+            settle(Settlement.RETRY);
+        }
+        job = null;
+        throw new JobSignal.Stalled(record.topic() + "-" + record.partition() + "@" + record.offset(), stallTimeout);
+    }
+
     /** The delivery ended without us: stop the job, publish nothing more, acknowledge nothing. */
     private void lose() {
-        job.abandoned.set(true);
+        job.signal.abandon();
         awaitEnd(job);
         job = null;
     }
@@ -311,7 +330,7 @@ public final class ShareJobConsumer implements JobQueue {
         if (job == null) {
             return;
         }
-        job.abandoned.set(true);
+        job.signal.abandon();
         Settlement settlement = awaitEnd(job);
         if (job.held) {
             ConsumerRecord<String, byte[]> record = job.record;

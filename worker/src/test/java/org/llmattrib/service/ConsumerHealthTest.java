@@ -101,7 +101,7 @@ class ConsumerHealthTest {
         AttributionWorker w = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
                 new Properties(), TestModels.tinyLlama3Dir(), "cpu", Precision.FLOAT32, group, instanceId, "127.0.0.1",
                 0, null, Limits.cpu(), Duration.ofSeconds(15), drainTimeout,
-                Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500),
+                AttributionWorker.Settings.DEFAULT_STALL_TIMEOUT, Map.of("session.timeout.ms", 6000, "heartbeat.interval.ms", 500),
                 QueueMode.GROUP, 3, 1));
         toClose.add(w);
         return w;

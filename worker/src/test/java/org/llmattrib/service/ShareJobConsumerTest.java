@@ -60,7 +60,8 @@ class ShareJobConsumerTest {
     }
 
     static ShareJobConsumer consumer(String topic, ShareJobConsumer.Handler handler, Duration drainTimeout) {
-        return new ShareJobConsumer(kafka.clientProperties(), topic, topic, handler, new Observer(), drainTimeout);
+        return new ShareJobConsumer(kafka.clientProperties(), topic, topic, handler, new Observer(), drainTimeout,
+                AttributionWorker.Settings.DEFAULT_STALL_TIMEOUT);
     }
 
     @Test
@@ -101,7 +102,7 @@ class ShareJobConsumerTest {
         // the first consumer's handler runs until abandoned (a stop), like a long job
         ShareJobConsumer first = consumer("stop", (record, abandoned) -> {
                     deliveries.add(new Delivery(record.key(), record.deliveryCount().orElseThrow()));
-                    await().atMost(Duration.ofMinutes(1)).untilTrue(abandoned);
+                    await().atMost(Duration.ofMinutes(1)).until(abandoned::abandoned);
                     return Settlement.RETRY;
                 }, Duration.ZERO);
         first.start();
@@ -134,7 +135,7 @@ class ShareJobConsumerTest {
         ShareJobConsumer first = consumer("drain", (record, abandoned) -> {
             deliveries.add(new Delivery(record.key(), record.deliveryCount().orElseThrow()));
             sleep(2000);
-            abandonedAtEnd.set(abandoned.get());
+            abandonedAtEnd.set(abandoned.abandoned());
             return Settlement.COMPLETED;
         }, Duration.ofSeconds(30));
         first.start();
