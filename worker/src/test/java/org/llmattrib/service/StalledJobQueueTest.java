@@ -71,24 +71,8 @@ class StalledJobQueueTest {
                     runs.add(new Run("healthy", record.key()));
                     return Settlement.COMPLETED;
                 }, new ShareJobConsumerTest.Observer(), Duration.ZERO, AttributionWorker.Settings.DEFAULT_STALL_TIMEOUT);
-        try {
-            hung.start();
-            await("ready").atMost(Duration.ofSeconds(30)).until(hung::ready);
-            producer.send(new ProducerRecord<>("stall-share", "job", "{}")).get();
-            await("the hung job started").atMost(Duration.ofSeconds(30)).until(() -> runs.size() == 1);
-            long started = System.currentTimeMillis();
-            healthy.start();
-            await("the hung consumer is not alive").atMost(Duration.ofSeconds(20)).until(() -> !hung.alive());
-            assertThat(hung.ready()).isFalse();
-            await("run elsewhere").atMost(Duration.ofSeconds(20)).until(() -> runs.size() == 2);
-            // released when the stall was seen, not when the 30 s lock ran out or the handler returned
-            assertThat(System.currentTimeMillis() - started).isLessThan(HANG_MS);
-            assertThat(runs).containsExactly(new Run("hung", "job"), new Run("healthy", "job"));
-            assertThat(healthy.alive()).isTrue();
-        } finally {
-            healthy.close();
-            hung.close();
-        }
+        // released when the stall is seen, not when the 30 s lock runs out or the handler returns
+        assertTheHungJobRunsElsewhere("stall-share", hung, healthy, runs);
     }
 
     @Test
@@ -106,17 +90,26 @@ class StalledJobQueueTest {
                     return true;
                 }, new ShareJobConsumerTest.Observer(), overrides, Duration.ZERO,
                 AttributionWorker.Settings.DEFAULT_STALL_TIMEOUT);
+        // the hung consumer leaves the group when the stall is seen, not when its handler returns
+        assertTheHungJobRunsElsewhere("stall-group", hung, healthy, runs);
+    }
+
+    /**
+     * One record: the hung queue takes it, the healthy one joins; the hung one is soon neither alive
+     * nor ready, and the healthy one runs the record before the hung handler returns.
+     */
+    static void assertTheHungJobRunsElsewhere(String topic, JobQueue hung, JobQueue healthy, List<Run> runs)
+            throws Exception {
         try {
             hung.start();
             await("ready").atMost(Duration.ofSeconds(30)).until(hung::ready);
-            producer.send(new ProducerRecord<>("stall-group", "job", "{}")).get();
+            producer.send(new ProducerRecord<>(topic, "job", "{}")).get();
             await("the hung job started").atMost(Duration.ofSeconds(30)).until(() -> runs.size() == 1);
             long started = System.currentTimeMillis();
             healthy.start();
             await("the hung consumer is not alive").atMost(Duration.ofSeconds(20)).until(() -> !hung.alive());
             assertThat(hung.ready()).isFalse();
             await("run elsewhere").atMost(Duration.ofSeconds(20)).until(() -> runs.size() == 2);
-            // the hung consumer left the group when the stall was seen, not when its handler returned
             assertThat(System.currentTimeMillis() - started).isLessThan(HANG_MS);
             assertThat(runs).containsExactly(new Run("hung", "job"), new Run("healthy", "job"));
             assertThat(healthy.alive()).isTrue();
