@@ -3,6 +3,7 @@ package org.llmattrib.service;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -406,10 +407,14 @@ class ChaosTest {
     }
 
     /**
-     * The seed request for feature ablation as it is (9 target tokens, an event per token; about a
-     * second on the tiny model), so that a kill right after {@code accepted} lands mid-job.
+     * The seed request for feature ablation with its target said six times (48 target tokens, an
+     * event per token; about a second in a fresh worker process on the tiny model), so that a kill
+     * right after {@code accepted} or the first token lands mid-job. With the seed's 8 tokens (some
+     * 0.1 s) nearly half the kills came after the job had completed.
      */
     static byte[] job(String jobId) throws IOException {
-        return Protocol.JSON.writeValueAsBytes(ScaleOutAndFailureTest.example("seed-token-feature-ablation", jobId));
+        ObjectNode request = ScaleOutAndFailureTest.example("seed-token-feature-ablation", jobId);
+        request.put("target", request.get("target").asText().repeat(6));
+        return Protocol.JSON.writeValueAsBytes(request);
     }
 }
