@@ -94,17 +94,13 @@ public final class TopicFollower implements AutoCloseable {
         try {
             List<TopicPartition> partitions = partitions();
             consumer.assign(partitions);
+            // the end offsets before the search: a partition with no record at or after `from` is
+            // read from that end, exactly (seekToEnd would resolve later, skipping what came meanwhile)
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, ANSWER);
             Map<TopicPartition, Long> times = new HashMap<>();
             partitions.forEach(tp -> times.put(tp, from.toEpochMilli()));
             Map<TopicPartition, OffsetAndTimestamp> offsets = consumer.offsetsForTimes(times, ANSWER);
-            offsets.forEach((tp, o) -> {
-                if (o == null) {
-                    consumer.seekToEnd(List.of(tp));
-                } else {
-                    consumer.seek(tp, o.offset());
-                }
-            });
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, ANSWER);
+            offsets.forEach((tp, o) -> consumer.seek(tp, o == null ? end.get(tp) : o.offset()));
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
                 if (!records.isEmpty()) {

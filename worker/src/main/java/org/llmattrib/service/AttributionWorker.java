@@ -116,12 +116,6 @@ public final class AttributionWorker implements AutoCloseable {
                     resultStore, limits, connectTimeout, drainTimeout, stallTimeout, consumerOverrides, queue, maxAttempts, n);
         }
 
-        /** These settings with another stall timeout. */
-        public Settings withStallTimeout(Duration timeout) {
-            return new Settings(bootstrap, kafka, model, device, dtype, group, instanceId, bindAddress, metricsPort,
-                    resultStore, limits, connectTimeout, drainTimeout, timeout, consumerOverrides, queue, maxAttempts,
-                    concurrency);
-        }
 
         /** The properties every Kafka client of the worker starts from. */
         Properties clientProperties() {

@@ -1,54 +1,33 @@
 package org.llmattrib.service;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
+import java.util.Properties;
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
+import org.llmattrib.protocol.TopicFollower;
 
-/** Every record of one topic from its beginning, with headers, collected by a thread of its own. */
+/**
+ * Every record of one topic from its beginning, with headers, collected by a {@link TopicFollower};
+ * the records present when it is made are there when the constructor returns.
+ */
 final class TopicRecords implements AutoCloseable {
-    private final KafkaConsumer<String, byte[]> consumer;
     private final List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
-    private final Thread thread;
-    private volatile boolean running = true;
+    private final TopicFollower follower;
 
     TopicRecords(String bootstrap, String topic) {
-        consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName(),
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName()));
-        List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
-                .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
-        consumer.assign(partitions);
-        consumer.seekToBeginning(partitions);
-        thread = new Thread(this::loop, "read-" + topic);
-        thread.setDaemon(true);
-        thread.start();
-    }
-
-    private void loop() {
-        try {
-            while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(50))) {
-                    synchronized (records) {
-                        records.add(r);
-                    }
-                }
+        Properties kafka = new Properties();
+        kafka.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        follower = new TopicFollower(kafka, topic, batch -> {
+            synchronized (records) {
+                records.addAll(batch);
             }
-        } catch (WakeupException e) {
-            // closing
-        } finally {
-            consumer.close();
-        }
+        });
+        follower.startAndWait(Instant.EPOCH, Duration.ofSeconds(30));
     }
 
     List<ConsumerRecord<String, byte[]>> all() {
@@ -72,9 +51,7 @@ final class TopicRecords implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
-        running = false;
-        consumer.wakeup();
-        thread.join(10_000);
+    public void close() {
+        follower.close();
     }
 }
