@@ -1,7 +1,9 @@
 package org.llmattrib.protocol;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -47,6 +49,9 @@ public final class Protocol {
             .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
             .configure(DeserializationFeature.USE_LONG_FOR_INTS, true);
 
+    /** For {@link #scanJobId}: a streaming parser's depth is a counter, not a stack. */
+    private static final JsonFactory SCANNER = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(Integer.MAX_VALUE).build()).build();
     private static final ObjectReader TREE_READER = JSON.reader().without(DeserializationFeature.USE_LONG_FOR_INTS);
     private static final Schema REQUEST_SCHEMA = schema("attribution-request-v1.schema.json");
     private static final Schema CONTROL_SCHEMA = schema("attribution-control-v1.schema.json");
@@ -152,7 +157,7 @@ public final class Protocol {
             // integers as they come (BigInteger beyond 64 bits), so that checkNumbers can name the field
             node = TREE_READER.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new ProtocolException("malformed_json", null, null, "the message is not valid JSON: "
+            throw new ProtocolException("malformed_json", null, scanJobId(json), "the message is not valid JSON: "
                     + e.getOriginalMessage());
         } catch (IOException e) {
             // e.g. CharConversionException: bytes that are not UTF-8, UTF-16 or UTF-32
@@ -163,6 +168,29 @@ public final class Protocol {
             throw new ProtocolException("malformed_json", null, null, "the message is not a JSON object");
         }
         return node;
+    }
+
+    /**
+     * The top-level {@code job_id} string of a message that could not be parsed as a whole (nested
+     * too deeply, truncated after the id, a syntax error later on), or null: read with a streaming
+     * parser that skips nested values without a depth limit (it keeps no stack of its own).
+     */
+    private static String scanJobId(byte[] json) {
+        try (JsonParser p = SCANNER.createParser(json)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+                JsonToken value = p.nextToken();
+                if ("job_id".equals(p.currentName())) {
+                    return value == JsonToken.VALUE_STRING ? p.getText() : null;
+                }
+                p.skipChildren();
+            }
+        } catch (IOException | RuntimeException e) {
+            // unreadable before a job_id came
+        }
+        return null;
     }
 
     private static void validate(Schema schema, JsonNode node, String jobId) {

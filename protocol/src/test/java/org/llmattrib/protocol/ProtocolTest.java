@@ -202,7 +202,12 @@ class ProtocolTest {
                 .isEqualTo("seed-lig-embeddings");
         assertThat(catchProblem(edit("seed-lig-embeddings", n -> n.put("colour", "red"))).getMessage())
                 .contains("colour");
-        assertThat(catchProblem("{\"job_id\": \"x\",".getBytes(StandardCharsets.UTF_8)).jobId()).isNull();
+        // the job id is readable before the JSON breaks off: the worker answers it with a failed event
+        assertThat(catchProblem("{\"job_id\": \"x\",".getBytes(StandardCharsets.UTF_8)).jobId()).isEqualTo("x");
+        assertThat(catchProblem("{\"input\": [[], {\"a\": 1}], \"job_id\": \"y\", \"tar".getBytes(StandardCharsets.UTF_8))
+                .jobId()).isEqualTo("y");
+        assertThat(catchProblem("{\"job_id\": 7, \"x\":".getBytes(StandardCharsets.UTF_8)).jobId()).isNull();
+        assertThat(catchProblem("{\"input\": [1, }, \"job_id\": \"z\"}".getBytes(StandardCharsets.UTF_8)).jobId()).isNull();
     }
 
     @Test
@@ -215,6 +220,12 @@ class ProtocolTest {
         String deep = "[".repeat(100_000) + "]".repeat(100_000);
         assertProblem(("{\"schema\":\"attribution-request/v1\",\"job_id\":\"deep\",\"input\":" + deep + "}")
                 .getBytes(StandardCharsets.UTF_8), "malformed_json", null);
+        // nested past the parser's limit, before or after a readable job id: the id is kept
+        assertThat(catchProblem(("{\"job_id\":\"deep\",\"model\":" + deep + "}").getBytes(StandardCharsets.UTF_8))
+                .jobId()).isEqualTo("deep");
+        String deepObject = "{\"a\":".repeat(900) + "1" + "}".repeat(900);
+        assertThat(catchProblem(("{\"model\":" + deepObject + ",\"job_id\":\"after\"}").getBytes(StandardCharsets.UTF_8))
+                .jobId()).isEqualTo("after");
         assertProblem(("{\"x\":\"" + "a".repeat(30_000_000) + "\"}").getBytes(StandardCharsets.UTF_8),
                 "malformed_json", null);
     }

@@ -74,7 +74,7 @@ public final class ConcurrencyBenchmark {
         out.println("through Kafka, tiny random Llama: one worker with --concurrency N, the requests submitted at once");
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, EmbeddedKafka.FAST_SHARE_HEARTBEATS);
                 AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
-            kafka.createServiceTopics(3);
+            kafka.createServiceTopics();
             table(throughKafka(kafka, client, tiny, jobs), levels, rounds, jobs, out);
         }
         try (Llama llama = large.get()) {

@@ -3,6 +3,7 @@ package org.llmattrib.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.llmattrib.service.ServiceTopics;
 import org.llmattrib.service.StandaloneKafka;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,13 +22,18 @@ final class BrokerCommand implements Callable<Integer> {
             + " directory, deleted on stop)")
     Path dataDir;
 
-    @Option(names = "--partitions", defaultValue = "6", description = "partitions of the request and result topics"
-            + " (default: ${DEFAULT-VALUE})")
+    @Option(names = "--request-partitions", defaultValue = "" + ServiceTopics.REQUEST_PARTITIONS,
+            description = "partitions of attribution.requests (default: ${DEFAULT-VALUE}: every worker of a share group"
+            + " serves it; --queue group workers need one partition each)")
+    int requestPartitions;
+
+    @Option(names = "--partitions", defaultValue = "" + ServiceTopics.RESULT_PARTITIONS,
+            description = "partitions of attribution.results (default: ${DEFAULT-VALUE})")
     int partitions;
 
     @Override
     public Integer call() throws InterruptedException {
-        StandaloneKafka kafka = StandaloneKafka.start(host, port, dataDir, partitions);
+        StandaloneKafka kafka = StandaloneKafka.start(host, port, dataDir, requestPartitions, partitions);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             kafka.close();

@@ -54,7 +54,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
-            kafka.createServiceTopics(3);
+            kafka.createServiceTopics();
             try (Gateway gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()).withPort(port))) {
                 System.out.println("dashboard: " + gateway.url() + "   (open it in a browser; the jobs appear live)");
                 System.out.println("broker: " + kafka.bootstrapServers());

@@ -129,6 +129,9 @@ public final class AttributionWorker implements AutoCloseable {
     /** The seq of the {@code failed} event of a given-up job: after anything its earlier runs published. */
     static final long GIVE_UP_SEQ = Integer.MAX_VALUE;
     static final String TOO_MANY_ATTEMPTS = "too_many_attempts";
+    /** How often readiness asks whether Kafka answers, and for how long it may not before the worker is not ready. */
+    static final Duration BROKER_PERIOD = Duration.ofSeconds(2);
+    static final Duration BROKER_GRACE = Duration.ofSeconds(6);
 
     private final Vertx vertx;
     private final PrometheusMeterRegistry registry;
@@ -142,6 +145,7 @@ public final class AttributionWorker implements AutoCloseable {
     private volatile JobRegistry jobs;
     private volatile JobQueue queue;
     private QueueBacklog backlog;
+    private volatile BrokerWatch brokers;
     private AttemptCounter attempts;
     private int maxAttempts;
     private JobRunner runner;
@@ -183,9 +187,13 @@ public final class AttributionWorker implements AutoCloseable {
                 && (jobs == null || jobs.alive());
     }
 
-    /** Ready: live, the model loaded, and the request consumer a member of its group taking jobs. */
+    /**
+     * Ready: live, the model loaded, the request consumer a member of its group taking jobs, and
+     * Kafka answering ({@link BrokerWatch}: a worker whose broker is away cannot receive jobs; it
+     * stays live, as restarting it would not help).
+     */
     public boolean ready() {
-        return live() && llama != null && queue != null && queue.ready();
+        return live() && llama != null && queue != null && queue.ready() && brokers != null && brokers.reachable();
     }
 
     /**
@@ -250,7 +258,7 @@ public final class AttributionWorker implements AutoCloseable {
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer = new KafkaProducer<>(p);
-        jobs = new JobRegistry(kafka, producer, workerId).start(s.connectTimeout());
+        jobs = new JobRegistry(kafka, producer, workerId, s.connectTimeout()).start(s.connectTimeout());
         cancels = new CancelListener(kafka).start(s.connectTimeout());
         maxAttempts = s.maxAttempts();
         if (s.queue() == QueueMode.SHARE) {
@@ -265,6 +273,7 @@ public final class AttributionWorker implements AutoCloseable {
                     s.drainTimeout(), s.stallTimeout());
         }
         queue.start();
+        brokers = new BrokerWatch(vertx, kafka, BROKER_PERIOD, BROKER_GRACE);
         long until = System.currentTimeMillis() + 60_000;
         while (!queue.ready() && queue.alive() && System.currentTimeMillis() < until) {
             sleep(20);
@@ -291,6 +300,7 @@ public final class AttributionWorker implements AutoCloseable {
         }
         String hash = JobRegistry.hash(request);
         return switch (jobs.decide(request.jobId(), hash, source)) {
+            case UNDECIDED -> Settlement.RETRY;
             case ANSWERED -> {
                 LOG.info("{} ({}) is the same request as one running or done: nothing to do", request.jobId(), source);
                 yield Settlement.COMPLETED;
@@ -317,7 +327,6 @@ public final class AttributionWorker implements AutoCloseable {
             String source, JobSignal signal, long start) {
         String jobId = request.jobId();
         LOG.info("running {} ({})", jobId, source);
-        jobs.record(jobId, hash, source, JobStatus.State.RUNNING);
         double queueMs = Math.max(0, System.currentTimeMillis() - record.timestamp());
         AtomicReference<Future<RecordMetadata>> last = new AtomicReference<>();
         metrics.jobStarted();
@@ -436,6 +445,9 @@ public final class AttributionWorker implements AutoCloseable {
         }
         if (backlog != null) {
             backlog.close();
+        }
+        if (brokers != null) {
+            brokers.close();
         }
         if (attempts instanceof AttemptLog log) {
             log.close();

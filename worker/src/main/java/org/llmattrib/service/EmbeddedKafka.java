@@ -83,10 +83,17 @@ public final class EmbeddedKafka implements AutoCloseable {
         return p;
     }
 
+    /** Creates the topics the service uses in the default layout of {@link ServiceTopics} (what {@code attrib broker} creates). */
+    public void createServiceTopics() {
+        try (Admin admin = cluster.admin()) {
+            ServiceTopics.create(admin, ServiceTopics.REQUEST_PARTITIONS, ServiceTopics.RESULT_PARTITIONS);
+        }
+    }
+
     /** Creates the topics the service uses ({@link ServiceTopics}), {@code partitions} partitions for requests and results. */
     public void createServiceTopics(int partitions) {
         try (Admin admin = cluster.admin()) {
-            ServiceTopics.create(admin, partitions);
+            ServiceTopics.create(admin, partitions, partitions);
         }
     }
 

@@ -4,13 +4,18 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
@@ -23,29 +28,42 @@ import org.slf4j.LoggerFactory;
  * Which request owns each job id, across all workers: every worker follows the compacted topic
  * {@code attribution.jobs} (job id to {@link JobStatus}) from its beginning and writes a job's status
  * when it starts and when it ends. The rules are in protocol/README.md ("Job identity").
+ *
+ * <p>Claims are ordered by the topic: a worker about to run a job writes its {@code running} status
+ * and waits until it has read the topic up to that record; the first claim of a job id that is not
+ * failed owns it, and any later claim from another record loses (the topic has one partition, so
+ * every worker folds the same claims in the same order). A loser that carries the same request is a
+ * no-op; a different request fails with {@code duplicate_job_id} before it streams anything.
  */
 final class JobRegistry implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JobRegistry.class);
 
     /** What to do with a request record. */
     enum Decision {
-        /** New job id, a job id whose job failed, or the redelivery of a record whose job never ended. */
+        /** This record owns the job id: new, failed before, or the redelivery of a record whose job never ended. */
         RUN,
         /** The same request is running or completed, or this very record was answered already: nothing to do. */
         ANSWERED,
         /** Another request owns the job id (running or completed): refuse with {@code duplicate_job_id}. */
-        DUPLICATE
+        DUPLICATE,
+        /** The claim could not be written or read back in time (Kafka away): deliver the record again later. */
+        UNDECIDED
     }
 
     private final Map<String, JobStatus> jobs = new ConcurrentHashMap<>();
+    /** Next offset to fold, per partition of the jobs topic; guarded by {@code this}. */
+    private final Map<Integer, Long> folded = new HashMap<>();
     private final TopicFollower follower;
     private final Producer<String, byte[]> producer;
     private final String worker;
+    private final Duration claimTimeout;
 
-    JobRegistry(Properties kafka, Producer<String, byte[]> producer, String worker) {
+    /** @param claimTimeout how long a claim may take to be written and read back */
+    JobRegistry(Properties kafka, Producer<String, byte[]> producer, String worker, Duration claimTimeout) {
         this.follower = new TopicFollower(kafka, Protocol.JOBS_TOPIC, records -> records.forEach(this::onRecord));
         this.producer = producer;
         this.worker = worker;
+        this.claimTimeout = claimTimeout;
     }
 
     JobRegistry start(Duration timeout) {
@@ -54,18 +72,30 @@ final class JobRegistry implements AutoCloseable {
     }
 
     /**
-     * What to do with a record; a {@link Decision#RUN} claims the job id on this worker at once (as
-     * running, published by {@link #record}), so that a record of the same job id decided meanwhile
-     * by another job thread of this worker ({@code --concurrency}) sees it running.
+     * What to do with a record. Unless the job id is settled already, claims it for this record: the
+     * claim ({@code running}) is written, read back, and {@link Decision#RUN} only if it is the first.
      *
      * @param source the record, {@code topic/partition@offset}
      */
-    synchronized Decision decide(String jobId, String requestHash, String source) {
-        Decision decision = decision(jobs.get(jobId), requestHash, source);
-        if (decision == Decision.RUN) {
-            jobs.put(jobId, JobStatus.of(jobId, requestHash, source, worker, JobStatus.State.RUNNING));
+    Decision decide(String jobId, String requestHash, String source) {
+        Decision known = decision(jobs.get(jobId), requestHash, source);
+        if (known != Decision.RUN) {
+            return known;
         }
-        return decision;
+        JobStatus claim = JobStatus.of(jobId, requestHash, source, worker, JobStatus.State.RUNNING);
+        try {
+            RecordMetadata written = producer.send(new ProducerRecord<>(Protocol.JOBS_TOPIC, jobId, Protocol.encode(claim)))
+                    .get(claimTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            awaitFolded(written.partition(), written.offset());
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("could not claim {} for {} within {}: {}", jobId, source, claimTimeout, e.toString());
+            return Decision.UNDECIDED;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Decision.UNDECIDED;
+        }
+        JobStatus owner = jobs.get(jobId);
+        return owner.source().equals(source) ? Decision.RUN : decision(owner, requestHash, source);
     }
 
     private static Decision decision(JobStatus known, String requestHash, String source) {
@@ -81,7 +111,7 @@ final class JobRegistry implements AutoCloseable {
         return known.requestHash().equals(requestHash) ? Decision.ANSWERED : Decision.DUPLICATE;
     }
 
-    /** Records a job's state here at once and, for every worker, on the jobs topic. */
+    /** Records how the job this worker owns ended, here at once and, for every worker, on the jobs topic. */
     void record(String jobId, String requestHash, String source, JobStatus.State state) {
         JobStatus status = JobStatus.of(jobId, requestHash, source, worker, state);
         jobs.put(jobId, status);
@@ -105,16 +135,39 @@ final class JobRegistry implements AutoCloseable {
         return follower.alive();
     }
 
+    /** Folds one record: a claim that comes after another record's live claim or completion loses. */
     private void onRecord(ConsumerRecord<String, byte[]> r) {
-        if (r.value() == null) {
-            jobs.remove(r.key());
-            return;
-        }
         try {
+            if (r.value() == null) {
+                jobs.remove(r.key());
+                return;
+            }
             JobStatus status = Protocol.decodeJobStatus(r.value());
-            jobs.put(status.jobId(), status);
+            JobStatus known = jobs.get(status.jobId());
+            boolean losingClaim = status.state() == JobStatus.State.RUNNING && known != null
+                    && known.state() != JobStatus.State.FAILED && !known.source().equals(status.source());
+            if (!losingClaim) {
+                jobs.put(status.jobId(), status);
+            }
         } catch (ProtocolException e) {
             LOG.warn("ignoring bad job status at {}/{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+        } finally {
+            synchronized (this) {
+                folded.put(r.partition(), r.offset() + 1);
+                notifyAll();
+            }
+        }
+    }
+
+    /** Waits until the follower has folded the record at {@code offset}. */
+    private synchronized void awaitFolded(int partition, long offset) throws InterruptedException, TimeoutException {
+        long until = System.nanoTime() + claimTimeout.toNanos();
+        while (folded.getOrDefault(partition, 0L) <= offset) {
+            long left = until - System.nanoTime();
+            if (left <= 0 || !follower.alive()) {
+                throw new TimeoutException("the jobs topic was not read up to offset " + offset);
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(200)));
         }
     }
 

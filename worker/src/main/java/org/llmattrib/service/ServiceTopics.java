@@ -8,17 +8,32 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.llmattrib.protocol.Protocol;
 
-/** The topics of the service on a one-broker development cluster (replication factor 1). */
-final class ServiceTopics {
+/**
+ * The topics of the service on a one-broker development cluster (replication factor 1).
+ *
+ * <p>The request topic has ONE partition by default: the broker's share-group assignor hands each
+ * partition to a single member for as long as there are no more members than partitions, so with
+ * several partitions a request waits behind a long job on its partition's member while another
+ * worker idles, and a killed member's partitions go unserved until its share session times out
+ * (45 s). With one partition every member of the share group serves it and takes records one at a
+ * time. Consumer-group mode ({@code --queue group}) needs as many request partitions as workers.
+ */
+public final class ServiceTopics {
+    /** Request partitions of the default layout (share groups). */
+    public static final int REQUEST_PARTITIONS = 1;
+    /** Result partitions of the default layout (the gateway and clients read them all). */
+    public static final int RESULT_PARTITIONS = 6;
+
     private ServiceTopics() {}
 
     /**
-     * Creates them, {@code partitions} partitions for requests and results, and the compacted job
-     * statuses and (consumer-group mode) attempt counts; existing ones are left alone.
+     * Creates them, {@code requestPartitions} partitions for requests, {@code resultPartitions} for
+     * results, and the compacted job statuses and (consumer-group mode) attempt counts; existing ones
+     * are left alone.
      */
-    static void create(Admin admin, int partitions) {
-        create(admin, List.of(new NewTopic(Protocol.REQUESTS_TOPIC, partitions, (short) 1),
-                new NewTopic(Protocol.RESULTS_TOPIC, partitions, (short) 1),
+    static void create(Admin admin, int requestPartitions, int resultPartitions) {
+        create(admin, List.of(new NewTopic(Protocol.REQUESTS_TOPIC, requestPartitions, (short) 1),
+                new NewTopic(Protocol.RESULTS_TOPIC, resultPartitions, (short) 1),
                 new NewTopic(Protocol.CONTROL_TOPIC, 1, (short) 1),
                 new NewTopic(Protocol.DEAD_LETTER_TOPIC, 1, (short) 1),
                 new NewTopic(Protocol.JOBS_TOPIC, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")),

@@ -21,6 +21,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicIdPartition;
+import org.apache.kafka.common.errors.InvalidRecordStateException;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -38,6 +39,14 @@ import org.slf4j.LoggerFactory;
  * finish here. On {@link #close()} the running job may finish within the drain timeout (and is
  * settled so, once); after it, it is abandoned and RELEASEd for another worker.
  *
+ * <p>A busy member must not hold a record it does not run. The client fetches ahead whenever a
+ * poll found nothing, and one such request, processed by its network thread just after the fetch
+ * that brought the record now running, acquires one more record into its buffer, where it stays
+ * unseen (a poll returns the running record, renewed, as long as that one is in flight) until the
+ * job ends; meanwhile its lock runs out and the broker gives it to another member. So an idle
+ * member polls seldom ({@link #IDLE_POLL}: one fetch-ahead a second, not ten), and every record is
+ * renewed before it runs: a record whose lock ran out in the buffer is skipped, never run twice.
+ *
  * <p>Health as {@link JobConsumer}'s: ready once a poll as a member of the share group succeeded,
  * not alive once the poll loop has died of an error.
  *
@@ -45,7 +54,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class ShareJobConsumer implements JobQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ShareJobConsumer.class);
-    private static final Duration POLL = Duration.ofMillis(100);
+    /** How long an idle member's poll waits for a record (each poll that finds none fetches ahead once). */
+    private static final Duration IDLE_POLL = Duration.ofSeconds(1);
+    /** A busy member's poll: its renewed record is back at once, or soon. */
+    private static final Duration BUSY_POLL = Duration.ofMillis(100);
     /** Assumed until the broker reports the group's acquisition lock duration. */
     private static final int DEFAULT_LOCK_MS = 15_000;
     private static final Duration COMMIT = Duration.ofSeconds(30);
@@ -159,7 +171,7 @@ public final class ShareJobConsumer implements JobQueue {
             consumer.setAcknowledgementCommitCallback(this::acknowledged);
             consumer.subscribe(List.of(topic));
             while (running || (job != null && draining())) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(POLL)) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(job == null ? IDLE_POLL : BUSY_POLL)) {
                     take(r);
                 }
                 polled = true;
@@ -183,7 +195,12 @@ public final class ShareJobConsumer implements JobQueue {
 
     private void take(ConsumerRecord<String, byte[]> r) {
         if (job == null && running) {
+            if (!renewBeforeRun(r)) {
+                return;
+            }
             Job started = new Job(r);
+            // renewed: it comes back with the next poll
+            started.held = false;
             job = started;
             observer.queueWait(Math.max(0, System.currentTimeMillis() - r.timestamp()));
             jobThread.execute(() -> run(started));
@@ -196,6 +213,29 @@ public final class ShareJobConsumer implements JobQueue {
             LOG.warn("acquired {}-{}@{} while busy or closing: released", r.topic(), r.partition(), r.offset());
             consumer.acknowledge(r, AcknowledgeType.RELEASE);
         }
+    }
+
+    /**
+     * Renews a record's lock before it runs: false when the lock has run out (the record waited in
+     * the client's buffer; the broker has handed it to another member or will), so it is skipped.
+     */
+    private boolean renewBeforeRun(ConsumerRecord<String, byte[]> r) {
+        consumer.acknowledge(r, AcknowledgeType.RENEW);
+        try {
+            for (Optional<KafkaException> error : consumer.commitSync(COMMIT).values()) {
+                if (error.isPresent() && error.get() instanceof InvalidRecordStateException) {
+                    LOG.warn("{}-{}@{} was held past its acquisition lock: skipped, another member runs it", r.topic(),
+                            r.partition(), r.offset());
+                    return false;
+                }
+                error.ifPresent(e -> LOG.warn("renewing {}-{}@{} before it runs failed; running it: {}", r.topic(),
+                        r.partition(), r.offset(), e.getMessage()));
+            }
+        } catch (KafkaException e) {
+            LOG.warn("renewing {}-{}@{} before it runs failed; running it: {}", r.topic(), r.partition(), r.offset(),
+                    e.getMessage());
+        }
+        return true;
     }
 
     private void run(Job started) {

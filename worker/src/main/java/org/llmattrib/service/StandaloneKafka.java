@@ -45,7 +45,7 @@ public final class StandaloneKafka implements AutoCloseable {
      *
      * @param dataDir where the logs go; null: a temporary directory deleted on close
      */
-    public static StandaloneKafka start(String host, int port, Path dataDir, int partitions) {
+    public static StandaloneKafka start(String host, int port, Path dataDir, int requestPartitions, int resultPartitions) {
         try {
             Path data = dataDir != null ? Files.createDirectories(dataDir) : Files.createTempDirectory("attrib-kafka");
             String listener = host + ":" + port;
@@ -82,7 +82,7 @@ public final class StandaloneKafka implements AutoCloseable {
             server.startup();
             StandaloneKafka kafka = new StandaloneKafka(server, listener, dataDir == null ? data : null);
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, listener))) {
-                ServiceTopics.create(admin, partitions);
+                ServiceTopics.create(admin, requestPartitions, resultPartitions);
             } catch (RuntimeException e) {
                 kafka.close();
                 throw e;

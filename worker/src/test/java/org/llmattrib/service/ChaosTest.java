@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,7 +18,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.LongStream;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.utils.Utils;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,7 +40,6 @@ import org.llmattrib.protocol.Protocol;
  * {@code -Dchaos.restarts=4} restarts the broker more often (default 2: a SIGTERM, then a SIGKILL).
  */
 class ChaosTest {
-    static final int PARTITIONS = 2;
     static final int KILLS = Integer.getInteger("chaos.kills", 10);
     static final int RESTARTS = Integer.getInteger("chaos.restarts", 2);
     static final Path LOGS = Path.of("target", "chaos").toAbsolutePath();
@@ -55,7 +52,7 @@ class ChaosTest {
         String group = "chaos-kill";
         List<Process> processes = new ArrayList<>();
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
-            kafka.createServiceTopics(PARTITIONS);
+            kafka.createServiceTopics();
             String bootstrap = kafka.bootstrapServers();
             try (EventLog results = new EventLog(bootstrap);
                     AttributionClient client = new AttributionClient(bootstrap);
@@ -185,7 +182,7 @@ class ChaosTest {
         int port = ServiceProcesses.freePort();
         String bootstrap = "127.0.0.1:" + port;
         Path data = dir.resolve("kafka-data");
-        Process broker = ServiceProcesses.broker(port, data, LOGS.resolve("broker-1.out"), PARTITIONS);
+        Process broker = ServiceProcesses.broker(port, data, LOGS.resolve("broker-1.out"));
         try {
             AttributionWorker worker = null;
             // the client may wait for the broker's return: longer than its default 15 s of metadata wait
@@ -223,9 +220,14 @@ class ChaosTest {
                     // a request sent while the broker is down waits in the client's producer
                     CompletableFuture<RecordMetadata> sentWhileDown = CompletableFuture
                             .supplyAsync(() -> jobs.submit(jobs.nextId())).thenCompose(f -> f);
-                    Thread.sleep(5_000);
+                    // without its broker a worker cannot receive jobs: not ready, but live (no restart)
+                    await("the worker not ready while the broker is down").atMost(Duration.ofSeconds(20))
+                            .pollInterval(Duration.ofMillis(250))
+                            .until(() -> ServiceProcesses.http(w.metricsPort(), "/health/ready") == 503);
+                    assertThat(ServiceProcesses.http(w.metricsPort(), "/health/live")).as("live while the broker is down")
+                            .isEqualTo(200);
                     boolean liveWhileDown = w.live();
-                    broker = ServiceProcesses.broker(port, data, LOGS.resolve("broker-" + (r + 1) + ".out"), PARTITIONS);
+                    broker = ServiceProcesses.broker(port, data, LOGS.resolve("broker-" + (r + 1) + ".out"));
                     lastRestart = System.nanoTime();
                     sentWhileDown.get(2, TimeUnit.MINUTES);
                     outages.add(String.format("%s %s while %s ran: stopped in %.1f s, down %.1f s, worker live while"
@@ -370,19 +372,10 @@ class ChaosTest {
             this.prefix = prefix;
         }
 
-        /** One job per partition of the default partitioner (harmless where the workers share partitions). */
+        /** Two jobs: one for each worker of the share group. */
         synchronized void submitBatch() {
-            boolean[] covered = new boolean[PARTITIONS];
-            int left = PARTITIONS;
-            while (left > 0) {
-                String id = nextId();
-                int p = Utils.toPositive(Utils.murmur2(id.getBytes(StandardCharsets.UTF_8))) % PARTITIONS;
-                if (!covered[p]) {
-                    covered[p] = true;
-                    left--;
-                    submit(id).join();
-                }
-            }
+            submit(nextId()).join();
+            submit(nextId()).join();
         }
 
         synchronized String nextId() {

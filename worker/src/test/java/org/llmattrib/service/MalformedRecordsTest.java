@@ -138,7 +138,7 @@ class MalformedRecordsTest {
             case 3 -> {
                 int depth = 65 + random.nextInt(20_000);
                 return new Bad(("{\"job_id\":\"" + id + "\",\"input\":" + "[".repeat(depth) + "]".repeat(depth) + "}")
-                        .getBytes(StandardCharsets.UTF_8), null);
+                        .getBytes(StandardCharsets.UTF_8), id);
             }
             case 4 -> {
                 ((ObjectNode) request.get("method")).put("seed", new java.math.BigInteger("9".repeat(20 + random.nextInt(400))));

@@ -71,12 +71,14 @@ public final class ServiceProcesses {
         return Integer.parseInt(m.group(1));
     }
 
-    /** `attrib broker` on 127.0.0.1:port with its data in {@code data}, returned once it printed that it is ready. */
-    public static Process broker(int port, Path data, Path stdout, int partitions) throws Exception {
+    /**
+     * `attrib broker` on 127.0.0.1:port with its data in {@code data} and the default topic layout,
+     * returned once it printed that it is ready.
+     */
+    public static Process broker(int port, Path data, Path stdout) throws Exception {
         Files.createDirectories(stdout.toAbsolutePath().getParent());
         Process p = new ProcessBuilder(java(), "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                "org.llmattrib.cli.Main", "broker", "--port", String.valueOf(port), "--data-dir", data.toString(),
-                "--partitions", String.valueOf(partitions))
+                "org.llmattrib.cli.Main", "broker", "--port", String.valueOf(port), "--data-dir", data.toString())
                 .redirectOutput(stdout.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         try {
             await("broker ready (see " + stdout + ")").atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
