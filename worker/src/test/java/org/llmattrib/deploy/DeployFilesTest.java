@@ -214,7 +214,7 @@ class DeployFilesTest {
         JsonNode init = services.path("kafka-init");
         Map<String, Integer> partitions = partitions(String.join("\n", texts(init.path("command"))));
         assertThat(partitions).containsExactlyInAnyOrderEntriesOf(Map.of(
-                "attribution.requests", 6, "attribution.results", 6,
+                "attribution.requests", 1, "attribution.results", 6,
                 "attribution.control", 1, "attribution.requests.dlq", 1, "attribution.jobs", 1,
                 "attribution.attempts", 1));
         assertThat(String.join("\n", texts(init.path("command"))))
@@ -224,7 +224,8 @@ class DeployFilesTest {
         assertThat(worker.path("build").path("dockerfile").asText()).isEqualTo("deploy/Dockerfile.cuda");
         assertThat(ROOT.resolve(worker.path("build").path("context").asText()).resolve("deploy/Dockerfile.cuda")).exists();
         int replicas = worker.path("deploy").path("replicas").asInt();
-        assertThat(replicas).isEqualTo(2).isLessThanOrEqualTo(partitions.get(REQUESTS));
+        // share mode: every worker serves the one request partition (ShareLayoutTest)
+        assertThat(replicas).isEqualTo(2).isGreaterThan(partitions.get(REQUESTS));
         JsonNode device = worker.path("deploy").path("resources").path("reservations").path("devices").get(0);
         assertThat(device).isNotNull();
         assertThat(device.path("driver").asText()).isEqualTo("nvidia");
