@@ -87,10 +87,8 @@ class ConcurrentJobsTest {
         await("every long job ended").atMost(Duration.ofSeconds(60)).until(() -> held.stream().allMatch(events::finished));
 
         assertThat(mostRunningAtOnce(events.all())).as("jobs running at once").isGreaterThanOrEqualTo(CONCURRENCY);
-        // each job's first run: a busy member of the share group can acquire a record in a poll
-        // without surfacing it; the record comes back after its lock runs out, and a job that ended
-        // `failed` (cancelled, invalid) runs once more and fails again at once (a known defect, see
-        // RELIABILITY.md); a completed one is answered without running
+        // each job's first run: a record a busy member fetched ahead can start up to a lock late on
+        // another member (RELIABILITY.md, "Fixed: a busy share consumer ..."); the stale copy is skipped
         for (String id : small.keySet()) {
             assertSameEvents(id, firstRun(events.of(id)), alone(small.get(id), Integer.MAX_VALUE));
         }
