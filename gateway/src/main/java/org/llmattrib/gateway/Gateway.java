@@ -10,6 +10,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
 import java.time.Duration;
 import java.time.Instant;
+import org.llmattrib.protocol.AttributionClient.KafkaUnreachableException;
 
 /**
  * The HTTP gateway to the attribution service: submit requests, read jobs and their events (JSON,
@@ -34,14 +35,24 @@ public final class Gateway implements AutoCloseable {
         verticle = new GatewayVerticle(config, registry, sender);
     }
 
-    /** Starts a gateway; returns once it listens (see {@link #awaitReady} for the job view). */
+    /**
+     * Starts a gateway; returns once it listens and Kafka has answered (see {@link #awaitReady} for the
+     * job view). Meanwhile {@code /health/ready} answers 503.
+     *
+     * @throws KafkaUnreachableException naming the bootstrap address when Kafka does not answer within
+     *     the config's connect timeout (the gateway is closed again)
+     */
     public static Gateway start(GatewayConfig config) {
         if (config.maxJobs() < 1 || config.maxBodyBytes() < 1) {
             throw new IllegalArgumentException("max jobs and max body size must be positive");
         }
+        if (config.corsOrigin() != null) {
+            CrossSiteGuard.parseConfigured(config.corsOrigin());
+        }
         Gateway gateway = new Gateway(config);
         try {
             await(gateway.vertx.deployVerticle(gateway.verticle));
+            gateway.verticle.awaitKafka(config.connectTimeout());
             return gateway;
         } catch (RuntimeException e) {
             gateway.close();

@@ -1,8 +1,10 @@
 package org.llmattrib.gateway;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.clients.CommonClientConfigs;
+import org.llmattrib.protocol.AttributionClient;
 
 /**
  * How a gateway runs.
@@ -14,17 +16,18 @@ import org.apache.kafka.clients.CommonClientConfigs;
  * @param corsOrigin when not null, the one origin allowed cross-origin calls (CORS is off otherwise)
  * @param maxBodyBytes larger request bodies get 413
  * @param maxJobs the newest jobs kept in memory with their full results
+ * @param connectTimeout how long Kafka may take to answer at start before {@link Gateway#start} gives up
  * @param kafka extra Kafka client properties (security, say) for the producer and the consumer
  */
 public record GatewayConfig(String bootstrap, String host, int port, String token, String corsOrigin,
-        long maxBodyBytes, int maxJobs, Map<String, Object> kafka) {
+        long maxBodyBytes, int maxJobs, Duration connectTimeout, Map<String, Object> kafka) {
     public static final long DEFAULT_MAX_BODY_BYTES = 1 << 20;
     public static final int DEFAULT_MAX_JOBS = 1000;
 
-    /** Loopback, any free port, no token, no CORS, the default limits. */
+    /** Loopback, any free port, no token, no CORS, the default limits and connect timeout. */
     public static GatewayConfig local(String bootstrap) {
         return new GatewayConfig(bootstrap, "127.0.0.1", 0, null, null, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JOBS,
-                Map.of());
+                AttributionClient.DEFAULT_CONNECT_TIMEOUT, Map.of());
     }
 
     /** {@link #kafka} with the bootstrap servers: the base of the producer's and the consumer's settings. */
@@ -36,14 +39,18 @@ public record GatewayConfig(String bootstrap, String host, int port, String toke
     }
 
     public GatewayConfig withPort(int newPort) {
-        return new GatewayConfig(bootstrap, host, newPort, token, corsOrigin, maxBodyBytes, maxJobs, kafka);
+        return new GatewayConfig(bootstrap, host, newPort, token, corsOrigin, maxBodyBytes, maxJobs, connectTimeout, kafka);
     }
 
     public GatewayConfig withToken(String newToken) {
-        return new GatewayConfig(bootstrap, host, port, newToken, corsOrigin, maxBodyBytes, maxJobs, kafka);
+        return new GatewayConfig(bootstrap, host, port, newToken, corsOrigin, maxBodyBytes, maxJobs, connectTimeout, kafka);
+    }
+
+    public GatewayConfig withCorsOrigin(String newCorsOrigin) {
+        return new GatewayConfig(bootstrap, host, port, token, newCorsOrigin, maxBodyBytes, maxJobs, connectTimeout, kafka);
     }
 
     public GatewayConfig withLimits(long newMaxBodyBytes, int newMaxJobs) {
-        return new GatewayConfig(bootstrap, host, port, token, corsOrigin, newMaxBodyBytes, newMaxJobs, kafka);
+        return new GatewayConfig(bootstrap, host, port, token, corsOrigin, newMaxBodyBytes, newMaxJobs, connectTimeout, kafka);
     }
 }

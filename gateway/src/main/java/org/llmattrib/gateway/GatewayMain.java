@@ -18,6 +18,14 @@ public final class GatewayMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new GatewayMain()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line; an error (an unreachable broker, a taken port) is one line, no stack trace. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new GatewayMain()).setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("error: " + e.getMessage());
+            return 1;
+        });
     }
 }

@@ -3,8 +3,10 @@ package org.llmattrib.gateway;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import org.llmattrib.protocol.AttributionClient.KafkaUnreachableException;
 import picocli.CommandLine.Option;
 
 /** The gateway's command-line options, shared by {@code attrib gateway} and the gateway's own jar. */
@@ -25,6 +27,10 @@ public final class GatewayOptions {
     @Option(names = "--cors-origin", description = "allow cross-origin calls from this origin (CORS is off otherwise)")
     String corsOrigin;
 
+    @Option(names = "--connect-timeout", defaultValue = "PT15S", description = "how long Kafka may take to answer at"
+            + " start before the gateway gives up; /health/ready answers 503 meanwhile (default: ${DEFAULT-VALUE})")
+    Duration connectTimeout;
+
     @Option(names = "--max-body-bytes", description = "larger request bodies get 413 (default ${DEFAULT-VALUE})")
     long maxBodyBytes = GatewayConfig.DEFAULT_MAX_BODY_BYTES;
 
@@ -34,7 +40,7 @@ public final class GatewayOptions {
     public GatewayConfig config() {
         String token = this.token == null || this.token.isBlank() ? null : this.token;
         return new GatewayConfig(bootstrap, host == null ? "127.0.0.1" : host, port, token, corsOrigin, maxBodyBytes,
-                maxJobs, Map.of());
+                maxJobs, connectTimeout, Map.of());
     }
 
     /** Starts the gateway, prints its address, and serves until the JVM is stopped (Ctrl-C, SIGTERM). */
@@ -43,7 +49,12 @@ public final class GatewayOptions {
         if (config.token() == null && !isLoopback(config.host())) {
             out.println("warning: no --token, yet listening on " + config.host() + ": anyone who reaches it can submit");
         }
-        Gateway gateway = Gateway.start(config);
+        Gateway gateway;
+        try {
+            gateway = Gateway.start(config);
+        } catch (KafkaUnreachableException e) {
+            throw new KafkaUnreachableException(e.getMessage() + " (--connect-timeout sets how long to wait)");
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             gateway.close();

@@ -4,17 +4,20 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.AllowForwardHeaders;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.BodyHandler;
-import io.vertx.ext.web.handler.CorsHandler;
 import io.vertx.ext.web.handler.StaticHandler;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.llmattrib.protocol.AttributionClient.KafkaUnreachableException;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
 import org.llmattrib.protocol.TopicFollower;
@@ -70,14 +73,13 @@ final class GatewayVerticle extends VerticleBase {
 
     private Router router(JobsApi api, GatewayMetrics metrics) {
         Router router = Router.router(vertx);
-        if (config.corsOrigin() != null) {
-            router.route().handler(CorsHandler.create().addOrigin(config.corsOrigin())
-                    .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE))
-                    .allowedHeaders(Set.of("Authorization", "Content-Type", "Last-Event-ID")));
-        }
+        // behind a proxy the gateway's own origin is the one the proxy says it forwarded
+        router.allowForward(AllowForwardHeaders.ALL);
+        new CrossSiteGuard(config.corsOrigin()).install(router);
         router.get("/health/live").handler(ctx -> ctx.response().end("ok\n"));
         router.get("/health/ready").handler(ctx -> ctx.response().setStatusCode(ready() ? 200 : 503)
-                .end(ready() ? "ready\n" : follower.alive() ? "reading the results topic\n"
+                .end(ready() ? "ready\n" : !follower.answered().isDone() ? "no answer yet from Kafka at "
+                        + config.bootstrap() + "\n" : follower.alive() ? "reading the results topic\n"
                         : "stopped reading the results topic: see the log\n"));
         router.get("/metrics").handler(ctx -> ctx.response()
                 .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(registry.scrape()));
@@ -95,10 +97,15 @@ final class GatewayVerticle extends VerticleBase {
             }
             Responses.error(ctx, status, switch (status) {
                 case 401 -> "unauthorized";
+                case 403 -> "cross_site_request"; // CORS refused the origin
                 case 413 -> "payload_too_large";
                 default -> "internal";
-            }, status == 413 ? "the request body is larger than " + config.maxBodyBytes() + " bytes"
-                    : "HTTP " + status, null);
+            }, switch (status) {
+                case 403 -> "Origin " + ctx.request().getHeader("Origin") + " is not --cors-origin "
+                        + config.corsOrigin();
+                case 413 -> "the request body is larger than " + config.maxBodyBytes() + " bytes";
+                default -> "HTTP " + status;
+            }, null);
         });
         router.get("/v1/jobs").handler(api::list);
         router.post("/v1/jobs").handler(api::submit);
@@ -111,6 +118,26 @@ final class GatewayVerticle extends VerticleBase {
         router.get("/jobs/:id").handler(ctx -> ctx.reroute("/index.html"));
         router.get("/*").handler(StaticHandler.create("dashboard"));
         return router;
+    }
+
+    /**
+     * Waits until a broker has answered about the results topic (it may not exist yet).
+     *
+     * @throws KafkaUnreachableException naming the bootstrap address when none has within {@code timeout}
+     */
+    void awaitKafka(Duration timeout) {
+        try {
+            follower.answered().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new KafkaUnreachableException("Kafka at " + config.bootstrap() + " did not answer within "
+                    + timeout.toSeconds() + " s");
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot read " + Protocol.RESULTS_TOPIC + " from Kafka at "
+                    + config.bootstrap() + ": " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for Kafka at " + config.bootstrap(), e);
+        }
     }
 
     /** Caught up with the results topic and still following it: the job view is current. */

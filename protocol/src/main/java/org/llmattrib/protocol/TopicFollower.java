@@ -36,7 +36,9 @@ public final class TopicFollower implements AutoCloseable {
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final String topic;
+    private final Object bootstrap;
     private final Consumer<List<ConsumerRecord<String, byte[]>>> onRecords;
+    private final CompletableFuture<Void> answered = new CompletableFuture<>();
     private final CompletableFuture<Void> caughtUp = new CompletableFuture<>();
     private volatile boolean running = true;
     private volatile Throwable died;
@@ -55,6 +57,7 @@ public final class TopicFollower implements AutoCloseable {
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         this.consumer = new KafkaConsumer<>(p);
         this.topic = topic;
+        this.bootstrap = p.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
         this.onRecords = onRecords;
     }
 
@@ -68,6 +71,15 @@ public final class TopicFollower implements AutoCloseable {
         thread.setDaemon(true);
         thread.start();
         return caughtUp;
+    }
+
+    /**
+     * Completes once a broker has answered about the topic (with its partitions, or that it does not
+     * exist yet); exceptionally if the follower dies or is closed first. Until then no broker has
+     * been reached: a caller bounds its wait on this to fail fast on a wrong or dead bootstrap address.
+     */
+    public CompletableFuture<Void> answered() {
+        return answered;
     }
 
     /**
@@ -117,7 +129,9 @@ public final class TopicFollower implements AutoCloseable {
             died = e;
             LOG.error("stopped following {}", topic, e);
         } finally {
-            caughtUp.completeExceptionally(died != null ? died : new IllegalStateException("closed"));
+            Throwable end = died != null ? died : new IllegalStateException("closed");
+            answered.completeExceptionally(end);
+            caughtUp.completeExceptionally(end);
             consumer.close();
         }
     }
@@ -141,13 +155,14 @@ public final class TopicFollower implements AutoCloseable {
             try {
                 List<TopicPartition> found = consumer.partitionsFor(topic, ANSWER).stream()
                         .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+                answered.complete(null);
                 if (!found.isEmpty()) {
                     return found;
                 }
+                LOG.warn("waiting for topic {} to exist", topic);
             } catch (TimeoutException e) {
-                // no broker answer yet
+                LOG.warn("no answer from Kafka at {} within {} s: retrying", bootstrap, ANSWER.toSeconds());
             }
-            LOG.warn("waiting for topic {} to exist", topic);
             Thread.sleep(1000);
         }
         throw new WakeupException(); // closed while waiting

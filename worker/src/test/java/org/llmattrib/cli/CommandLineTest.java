@@ -1,14 +1,23 @@
 package org.llmattrib.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,7 +44,7 @@ class CommandLineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"demo", "worker", "broker", "submit", "explain", "generate", "bench"})
+    @ValueSource(strings = {"demo", "worker", "gateway", "broker", "submit", "explain", "generate", "bench"})
     void everySubcommandHasHelpThatExitsZero(String subcommand) {
         Result r = run(subcommand, "--help");
         assertThat(r.exitCode()).as(r.err()).isZero();
@@ -68,6 +77,35 @@ class CommandLineTest {
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.took()).isLessThan(Duration.ofSeconds(20));
         assertThat(r.err().strip()).isEqualTo("error: Kafka at 127.0.0.1:1 did not answer within 2 s");
+    }
+
+    @Test
+    void aGatewayWithAnUnreachableBrokerIsNotReadyThenFailsWithinTheConnectTimeout() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        String[] args = {"gateway", "--bootstrap", "127.0.0.1:1", "--port", String.valueOf(port), "--connect-timeout",
+                "PT3S"};
+        CompletableFuture<Result> gateway = CompletableFuture.supplyAsync(() -> run(args));
+        HttpClient http = HttpClient.newHttpClient();
+        HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/ready")).build();
+        // listening while it waits for Kafka, and not ready
+        HttpResponse<String> answer = await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(50))
+                .ignoreExceptions().until(() -> http.send(ready, HttpResponse.BodyHandlers.ofString()), r -> true);
+        assertThat(answer.statusCode()).isEqualTo(503);
+        assertThat(answer.body()).contains("127.0.0.1:1");
+        Result r = gateway.get(20, TimeUnit.SECONDS);
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.took()).isLessThan(Duration.ofSeconds(10));
+        assertThat(r.err().strip()).isEqualTo("error: Kafka at 127.0.0.1:1 did not answer within 3 s"
+                + " (--connect-timeout sets how long to wait)");
+        // the gateway's own jar says the same
+        StringWriter err = new StringWriter();
+        CommandLine standalone = org.llmattrib.gateway.GatewayMain.commandLine();
+        standalone.setErr(new PrintWriter(err, true));
+        assertThat(standalone.execute(Arrays.copyOfRange(args, 1, args.length))).isEqualTo(1);
+        assertThat(err.toString().strip()).isEqualTo(r.err().strip());
     }
 
     @Test

@@ -3,6 +3,8 @@ package org.llmattrib.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -153,6 +155,52 @@ class DashboardBrowserTest {
             }
         } finally {
             driver.quit();
+        }
+    }
+
+    @Test
+    void aPageOnAnotherSiteCannotSubmitJobsThroughTheBrowser(@TempDir Path profile) throws Exception {
+        // the attack of issue 16: requests a browser sends cross-site without a CORS preflight
+        Map<String, String> attempts = Map.of("csrf-text-plain", "{mode: 'no-cors', headers: {'content-type': 'text/plain'}}",
+                "csrf-form", "{mode: 'no-cors', headers: {'content-type': 'application/x-www-form-urlencoded'}}",
+                "csrf-json", "{headers: {'content-type': 'application/json'}}"); // preflight first: refused
+        StringBuilder script = new StringBuilder("const tries = [];\n");
+        for (Map.Entry<String, String> attempt : attempts.entrySet()) {
+            ObjectNode request = (ObjectNode) Examples.read("seed-token-feature-ablation");
+            request.put("job_id", attempt.getKey());
+            script.append("tries.push(fetch(").append(Protocol.JSON.writeValueAsString(gateway.url() + "v1/jobs"))
+                    .append(", Object.assign({method: 'POST', body: ")
+                    .append(Protocol.JSON.writeValueAsString(request.toString())).append("}, ")
+                    .append(attempt.getValue()).append(")));\n");
+        }
+        script.append("Promise.allSettled(tries).then(r => document.title = 'sent: ' + r.map(x => x.status));\n");
+        byte[] page = ("<!doctype html><title>elsewhere</title><script>" + script + "</script>")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        HttpServer elsewhere = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        elsewhere.createContext("/", exchange -> {
+            exchange.getResponseHeaders().add("content-type", "text/html; charset=utf-8");
+            exchange.sendResponseHeaders(200, page.length);
+            exchange.getResponseBody().write(page);
+            exchange.close();
+        });
+        elsewhere.start();
+        WebDriver driver = chromium(profile);
+        try {
+            // localhost is another site than the gateway's 127.0.0.1
+            driver.get("http://localhost:" + elsewhere.getAddress().getPort() + "/");
+            new WebDriverWait(driver, Duration.ofSeconds(30)).until(d -> d.getTitle().startsWith("sent: "));
+            assertThat(driver.getTitle()).as("the no-cors requests were sent, the JSON one refused at preflight")
+                    .isEqualTo("sent: " + String.join(",", attempts.keySet().stream()
+                            .map(k -> k.equals("csrf-json") ? "rejected" : "fulfilled").toList()));
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            for (String jobId : attempts.keySet()) {
+                assertThat(http.send(java.net.http.HttpRequest.newBuilder(URI.create(gateway.url() + "v1/jobs/" + jobId))
+                        .build(), java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode()).as(jobId)
+                        .isEqualTo(404);
+            }
+        } finally {
+            driver.quit();
+            elsewhere.stop(0);
         }
     }
 

@@ -1,6 +1,7 @@
 package org.llmattrib.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -59,6 +60,7 @@ class GatewayApiTest {
         return g;
     }
 
+    /** A request with {@code headers} (name, value, ...); a body goes as JSON unless they name a Content-Type. */
     static HttpResponse<String> send(Gateway g, String method, String path, String body, String... headers)
             throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(g.url()).resolve(path))
@@ -67,7 +69,19 @@ class GatewayApiTest {
         if (headers.length > 0) {
             b.headers(headers);
         }
+        boolean typed = false;
+        for (int i = 0; i < headers.length; i += 2) {
+            typed |= headers[i].equalsIgnoreCase("Content-Type");
+        }
+        if (body != null && !typed) {
+            b.header("Content-Type", "application/json");
+        }
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The gateway's own origin, as a browser showing its dashboard sends it. */
+    static String origin(Gateway g) {
+        return "http://127.0.0.1:" + g.port();
     }
 
     static JsonNode json(HttpResponse<String> response) throws IOException {
@@ -257,16 +271,91 @@ class GatewayApiTest {
     }
 
     @Test
-    void corsIsOffUnlessAnOriginIsConfigured() throws Exception {
-        String[] preflight = {"Origin", "http://notebook.example", "Access-Control-Request-Method", "POST"};
+    void corsIsOffUnlessAnOriginIsConfiguredAndThatOriginMayPostAndDelete() throws Exception {
+        String notebook = "http://notebook.example";
+        String[] preflight = {"Origin", notebook, "Access-Control-Request-Method", "POST"};
         assertThat(send(gateway, "OPTIONS", "/v1/jobs", null, preflight).headers()
                 .firstValue("access-control-allow-origin")).isEmpty();
-        GatewayConfig c = GatewayConfig.local(kafka.bootstrapServers());
-        try (Gateway open = startGateway(new GatewayConfig(c.bootstrap(), c.host(), 0, null, "http://notebook.example",
-                c.maxBodyBytes(), c.maxJobs(), c.kafka()))) {
+        assertThatThrownBy(() -> Gateway.start(GatewayConfig.local(kafka.bootstrapServers())
+                .withCorsOrigin("notebook.example"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--cors-origin 'notebook.example'").hasMessageContaining("scheme://host[:port]");
+        // given with a trailing slash, answered as browsers compare it: without
+        try (Gateway open = startGateway(GatewayConfig.local(kafka.bootstrapServers()).withCorsOrigin(notebook + "/"))) {
             assertThat(send(open, "OPTIONS", "/v1/jobs", null, preflight).headers()
-                    .firstValue("access-control-allow-origin")).hasValue("http://notebook.example");
+                    .firstValue("access-control-allow-origin")).hasValue(notebook);
+            HttpResponse<String> posted = send(open, "POST", "/v1/jobs", example("from-notebook"), "Origin", notebook,
+                    "Sec-Fetch-Site", "cross-site");
+            assertThat(posted.statusCode()).as(posted.body()).isEqualTo(202);
+            assertThat(posted.headers().firstValue("access-control-allow-origin")).hasValue(notebook);
+            assertThat(send(open, "DELETE", "/v1/jobs/from-notebook", null, "Origin", notebook, "Sec-Fetch-Site",
+                    "cross-site").statusCode()).isEqualTo(202);
+            // the gateway's own dashboard still works next to the configured origin; other sites do not
+            assertThat(send(open, "POST", "/v1/jobs", example("from-its-dashboard"), "Origin", origin(open),
+                    "Sec-Fetch-Site", "same-origin").statusCode()).isEqualTo(202);
+            assertError(send(open, "POST", "/v1/jobs", example("from-elsewhere"), "Origin", "http://evil.example",
+                    "Sec-Fetch-Site", "cross-site"), 403, "cross_site_request", null);
+            assertError(send(open, "GET", "/v1/jobs", null, "Origin", "http://evil.example"), 403,
+                    "cross_site_request", null);
         }
+        assertThat(requestKeys()).contains("from-notebook", "from-its-dashboard").doesNotContain("from-elsewhere");
+    }
+
+    @Test
+    void onlyJsonIsAcceptedOnPostAnythingABrowserSendsWithoutPreflightIs415() throws Exception {
+        String body = example("not-json-typed");
+        for (String type : List.of("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x", "application/jsonp")) {
+            HttpResponse<String> refused = send(gateway, "POST", "/v1/jobs", body, "Content-Type", type);
+            assertError(refused, 415, "unsupported_media_type", null);
+            assertThat(json(refused).get("message").asText()).contains(type).contains("application/json");
+        }
+        HttpResponse<String> untyped = http.send(HttpRequest.newBuilder(URI.create(gateway.url()).resolve("/v1/jobs"))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertError(untyped, 415, "unsupported_media_type", null);
+        try (Gateway guarded = startGateway(GatewayConfig.local(kafka.bootstrapServers()).withToken("s3cret"))) {
+            assertError(send(guarded, "POST", "/v1/jobs", body, "Content-Type", "text/plain", "Authorization",
+                    "Bearer s3cret"), 415, "unsupported_media_type", null);
+        }
+        assertThat(requestKeys()).doesNotContain("not-json-typed");
+        assertThat(send(gateway, "POST", "/v1/jobs", example("json-with-charset"), "Content-Type",
+                "application/json; charset=utf-8").statusCode()).isEqualTo(202);
+        assertThat(requestKeys()).contains("json-with-charset");
+    }
+
+    @Test
+    void aPageOnAnotherSiteCanNeitherPostNorDeleteWithOrWithoutAToken() throws Exception {
+        assertThat(send(gateway, "POST", "/v1/jobs", example("victim"), "Origin", origin(gateway), "Sec-Fetch-Site",
+                "same-origin").statusCode()).as("the dashboard's own page").isEqualTo(202);
+        List<String[]> crossSite = List.of(new String[] {"Origin", "http://evil.example"},
+                new String[] {"Origin", "null"},
+                new String[] {"Origin", "http://127.0.0.1:1"}, // another port: another origin
+                new String[] {"Origin", "https://127.0.0.1:" + gateway.port()}, // another scheme
+                new String[] {"Sec-Fetch-Site", "cross-site"},
+                new String[] {"Sec-Fetch-Site", "same-site"},
+                new String[] {"Origin", origin(gateway), "Sec-Fetch-Site", "cross-site"});
+        for (String[] headers : crossSite) {
+            HttpResponse<String> post = send(gateway, "POST", "/v1/jobs", example("cross-site-post"), headers);
+            assertError(post, 403, "cross_site_request", null);
+            assertThat(json(post).get("message").asText()).as(String.join(" ", headers))
+                    .contains(headers[headers.length - 1]);
+            assertError(send(gateway, "DELETE", "/v1/jobs/victim", null, headers), 403, "cross_site_request", null);
+        }
+        try (Gateway guarded = startGateway(GatewayConfig.local(kafka.bootstrapServers()).withToken("s3cret"))) {
+            String[] withToken = {"Authorization", "Bearer s3cret", "Origin", "http://evil.example"};
+            assertError(send(guarded, "POST", "/v1/jobs", example("cross-site-post"), withToken), 403,
+                    "cross_site_request", null);
+            assertError(send(guarded, "DELETE", "/v1/jobs/victim", null, withToken), 403, "cross_site_request", null);
+            assertThat(send(guarded, "GET", "/v1/jobs", null, withToken).statusCode())
+                    .as("reading is not state-changing (and CORS keeps its answer from the page)").isEqualTo(200);
+        }
+        assertThat(requestKeys()).doesNotContain("cross-site-post");
+        assertThat(results.readAll(Protocol.CONTROL_TOPIC)).extracting(ConsumerRecord::key).doesNotContain("victim");
+        // no Origin, no Sec-Fetch-Site (curl, pipelines) or a same-origin page: as before
+        assertThat(send(gateway, "DELETE", "/v1/jobs/victim", null, "Origin", origin(gateway), "Sec-Fetch-Site",
+                "same-origin").statusCode()).isEqualTo(202);
+        assertThat(send(gateway, "DELETE", "/v1/jobs/victim", null, "Sec-Fetch-Site", "none").statusCode())
+                .isEqualTo(202);
+        assertThat(results.readAll(Protocol.CONTROL_TOPIC)).extracting(ConsumerRecord::key).contains("victim");
     }
 
     @Test
@@ -312,6 +401,9 @@ class GatewayApiTest {
         assertThat(doc.get("openapi").asText()).isEqualTo("3.1.0");
         assertThat(doc.get("paths").fieldNames()).toIterable().contains("/v1/jobs", "/v1/jobs/{id}",
                 "/v1/jobs/{id}/events", "/health/ready", "/metrics");
+        assertThat(doc.at("/paths/~1v1~1jobs/post/responses").fieldNames()).toIterable()
+                .contains("202", "400", "403", "413", "415", "503");
+        assertThat(doc.at("/paths/~1v1~1jobs~1{id}/delete/responses").fieldNames()).toIterable().contains("403");
         assertThat(send(gateway, "GET", "/health/live", null).statusCode()).isEqualTo(200);
     }
 

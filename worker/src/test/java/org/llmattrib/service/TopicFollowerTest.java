@@ -26,7 +26,7 @@ import org.llmattrib.protocol.TopicFollower;
 /**
  * The group-less reader behind the worker's job registry and cancel listener and the gateway's job
  * view, on a real broker: where it starts, when it is caught up, a topic created after it started,
- * a callback that throws, and a follower that dies.
+ * a callback that throws, a follower that dies, and one that no broker answers.
  */
 class TopicFollowerTest {
     static EmbeddedKafka kafka;
@@ -95,12 +95,27 @@ class TopicFollowerTest {
             CompletableFuture<Void> caughtUp = follower.start(Instant.EPOCH);
             Thread.sleep(1500);
             assertThat(caughtUp).as("not caught up with a topic that does not exist").isNotDone();
+            assertThat(follower.answered()).as("the broker answered that it does not exist").isDone();
             assertThat(follower.alive()).as("waiting is not dying").isTrue();
             kafka.createTopics(1, "follow-later");
             send("follow-later", "first");
             await().atMost(Duration.ofSeconds(30)).until(() -> seen.contains("first"));
             assertThat(caughtUp).succeedsWithin(Duration.ofSeconds(10));
         }
+    }
+
+    @Test
+    void withoutABrokerItHasNoAnswerUntilClosed() throws Exception {
+        Properties nobody = new Properties();
+        nobody.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, "127.0.0.1:1");
+        TopicFollower follower = new TopicFollower(nobody, "follow-nobody", records -> {});
+        CompletableFuture<Void> caughtUp = follower.start(Instant.EPOCH);
+        Thread.sleep(1500);
+        assertThat(follower.answered()).isNotDone();
+        assertThat(caughtUp).isNotDone();
+        assertThat(follower.alive()).as("waiting is not dying").isTrue();
+        follower.close();
+        assertThat(follower.answered()).isCompletedExceptionally();
     }
 
     @Test
