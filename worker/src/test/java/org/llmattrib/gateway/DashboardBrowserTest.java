@@ -108,8 +108,8 @@ class DashboardBrowserTest {
             List<AttributionEvent> events = streamed(jobId);
             assertDrawn(driver, events);
             // the job list shows it, completed, on one line
-            By badge = By.cssSelector("#jobs tr[data-job-id='" + jobId + "'] .status");
-            wait.until(d -> d.findElement(badge).getText().equals("completed"));
+            String badge = "#jobs tr[data-job-id='" + jobId + "'] .status";
+            wait.until(d -> textOf(d, badge).equals("completed"));
             assertThat(lines(driver, badge)).as("lines of the status badge").isEqualTo(1);
             assertFitsTheWindow(driver, "heatmap");
             // the work reads as words
@@ -213,6 +213,11 @@ class DashboardBrowserTest {
             assertThat((Boolean) js.executeScript("const s = document.querySelector('#heatmap-box .plot-scroll');"
                     + " return s.scrollWidth > s.clientWidth;")).as("the heatmap scrolls inside its card").isTrue();
             assertFitsTheWindow(driver, "heatmap");
+            // the export holds the matrix, the deltas and the legend
+            String exported = (String) js.executeScript("return exported().svg;");
+            assertThat(exported.split("class=\"cell\"", -1)).hasSize(tokens.size() * features + 1);
+            assertThat(exported.split("class=\"ig-delta\"", -1)).hasSize(tokens.size() + 1);
+            assertThat(exported).contains("class=\"legend\"");
             for (WebElement delta : driver.findElements(By.cssSelector("#heatmap-side text.ig-delta"))) {
                 assertThat(right(driver, delta)).as("the IG delta's right edge").isLessThanOrEqualTo(LAPTOP_WIDTH);
             }
@@ -221,10 +226,13 @@ class DashboardBrowserTest {
         }
     }
 
-    /** The few-shot seed: long features whose bar labels are shown whole, inside the chart; one generated token. */
+    /**
+     * The few-shot seed under a long job id: its status badge stays on one line in the job list, its
+     * long features' bar labels are shown whole, inside the chart; one generated token is "1 token".
+     */
     @Test
-    void longFeatureLabelsStayInsideTheBarChart(@TempDir Path profile) throws Exception {
-        String jobId = "browser-fewshot";
+    void longJobIdsAndLongFeatureLabelsFitTheirPlaces(@TempDir Path profile) throws Exception {
+        String jobId = "browser-fewshot-segments-under-a-job-id-long-enough-to-fill-its-line-of-the-job-list";
         List<AttributionEvent> events = submitAndWait("seed-fewshot-segments", jobId);
         List<String> features = ((AttributionEvent.Accepted) events.get(0)).features();
         assertThat(features).anySatisfy(f -> assertThat(f.length()).isGreaterThan(40));
@@ -233,6 +241,10 @@ class DashboardBrowserTest {
             WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
             driver.get(gateway.url() + "jobs/" + jobId);
             wait.until(ExpectedConditions.presenceOfElementLocated(COMPLETED_HEATMAP));
+            String badge = "#jobs tr[data-job-id='" + jobId + "'] .status";
+            wait.until(d -> textOf(d, badge).equals("completed"));
+            assertThat(lines(driver, badge)).as("lines of the status badge").isEqualTo(1);
+            assertThat(textOf(driver, "#jobs tr[data-job-id='" + jobId + "']")).contains("shapley_values · 1 token").doesNotContain("1 tokens");
             assertDrawn(driver, events);
             WebElement chart = driver.findElement(By.id("seq-attr"));
             List<WebElement> labels = driver.findElements(By.cssSelector("#seq-attr text.bar-label"));
@@ -247,8 +259,6 @@ class DashboardBrowserTest {
                         .isLessThanOrEqualTo(box.get("bottom").doubleValue());
             }
             assertFitsTheWindow(driver, "heatmap");
-            String row = driver.findElement(By.cssSelector("#jobs tr[data-job-id='" + jobId + "']")).getText();
-            assertThat(row).contains("shapley_values · 1 token").doesNotContain("1 tokens");
         } finally {
             driver.quit();
         }
@@ -312,11 +322,17 @@ class DashboardBrowserTest {
         return (String) ((JavascriptExecutor) driver).executeScript("return arguments[0].firstChild.nodeValue;", e);
     }
 
-    /** How many lines the element's text takes. */
-    static long lines(WebDriver driver, By by) {
+    /** How many lines the text of the element {@code css} takes (in one script: the job list is redrawn every 2 s). */
+    static long lines(WebDriver driver, String css) {
         return (Long) ((JavascriptExecutor) driver).executeScript("const r = document.createRange();"
-                + " r.selectNodeContents(arguments[0]); return new Set([...r.getClientRects()].map(c => c.top)).size;",
-                driver.findElement(by));
+                + " r.selectNodeContents(document.querySelector(arguments[0]));"
+                + " return new Set([...r.getClientRects()].map(c => c.top)).size;", css);
+    }
+
+    /** The text of the element {@code css}, or "" while there is none. */
+    static String textOf(WebDriver driver, String css) {
+        return (String) ((JavascriptExecutor) driver).executeScript(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css);
     }
 
     /**
