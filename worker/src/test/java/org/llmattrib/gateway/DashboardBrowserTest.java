@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -226,6 +228,31 @@ class DashboardBrowserTest {
         }
     }
 
+    /** Every tap of the model, requested in reverse: the overview lists them in the model's forward order. */
+    @Test
+    void theLayersOverviewListsEveryTapInModelOrderWhateverTheRequestsOrder(@TempDir Path profile) throws Exception {
+        String jobId = "browser-lig-every-tap";
+        List<String> taps = TestModels.tinyLlama3(DataType.FLOAT32).model().tapNames();
+        List<String> reversed = new ArrayList<>(taps);
+        Collections.reverse(reversed);
+        ObjectNode request = (ObjectNode) Examples.read("seed-lig-multilayer");
+        request.put("target", " golf");
+        ((ObjectNode) request.get("method")).put("n_steps", 4);
+        reversed.forEach(request.putArray("layers")::add);
+        List<AttributionEvent> events = submitAndWait(request, jobId);
+        assertThat(tokens(events).get(0).layers().keySet()).containsExactlyElementsOf(reversed);
+        WebDriver driver = chromium(profile);
+        try {
+            driver.get(gateway.url() + "jobs/" + jobId);
+            new WebDriverWait(driver, Duration.ofSeconds(60))
+                    .until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("svg#layers-overview")));
+            List<Map<String, String>> cells = drawn(driver, "#layers-overview rect.cell");
+            assertThat(cells.stream().map(c -> c.get("layer")).distinct().toList()).isEqualTo(taps);
+        } finally {
+            driver.quit();
+        }
+    }
+
     /**
      * The few-shot seed under a long job id: its status badge stays on one line in the job list, its
      * long features' bar labels are shown whole, inside the chart; one generated token is "1 token".
@@ -265,7 +292,10 @@ class DashboardBrowserTest {
     }
 
     static List<AttributionEvent> submitAndWait(String example, String jobId) throws Exception {
-        ObjectNode request = (ObjectNode) Examples.read(example);
+        return submitAndWait((ObjectNode) Examples.read(example), jobId);
+    }
+
+    static List<AttributionEvent> submitAndWait(ObjectNode request, String jobId) throws Exception {
         request.put("job_id", jobId);
         GatewayClient client = new GatewayClient(URI.create(gateway.url()), null);
         assertThat(client.submit(Protocol.JSON.writeValueAsBytes(request)).statusCode()).isEqualTo(202);
