@@ -4,10 +4,15 @@ import java.io.PrintStream;
 import java.util.List;
 
 /**
- * A terminal heatmap of token attributions like Captum's plot_token_attr: one row per input
- * feature, one column per output token, red for negative and green for positive, numbers printed.
+ * A terminal heatmap of token attributions: one row per input feature, one column per output
+ * token, then the sequence attribution; red for negative and green for positive, numbers printed.
+ * That is Captum's plot_token_attr (and the dashboard's default) transposed, since a prompt has
+ * more features than a terminal has room for columns; the first line says so.
  */
 public final class Heatmap {
+    static final String ORIENTATION = "rows: input features · columns: target tokens, then seq (the sequence"
+            + " attribution); Captum's plot_token_attr and the dashboard show them transposed";
+
     private Heatmap() {}
 
     public static void print(PrintStream out, List<String> features, List<String> tokens, double[][] tokenAttr,
@@ -20,6 +25,7 @@ public final class Heatmap {
         }
         int labelWidth = Math.min(24, features.stream().mapToInt(f -> show(f).length()).max().orElse(4) + 1);
         int cell = 9;
+        out.println(ORIENTATION);
         StringBuilder header = new StringBuilder(pad("", labelWidth));
         for (String t : tokens) {
             header.append(pad(clip(show(t), cell - 1), cell));
