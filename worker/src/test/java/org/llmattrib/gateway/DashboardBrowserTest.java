@@ -156,6 +156,31 @@ class DashboardBrowserTest {
         }
     }
 
+    @Test
+    void theJobListCountsOneTokenInTheSingular(@TempDir Path profile) throws Exception {
+        Map<String, String> jobs = Map.of("browser-one-token", " golf", "browser-two-tokens", " golf,");
+        GatewayClient client = new GatewayClient(URI.create(gateway.url()), null);
+        for (Map.Entry<String, String> job : jobs.entrySet()) {
+            ObjectNode request = (ObjectNode) Examples.read("seed-token-feature-ablation");
+            request.put("job_id", job.getKey()).put("target", job.getValue());
+            assertThat(client.submit(Protocol.JSON.writeValueAsBytes(request)).statusCode()).isEqualTo(202);
+            assertThat(streamed(job.getKey())).last().isInstanceOf(AttributionEvent.Completed.class);
+        }
+        WebDriver driver = chromium(profile);
+        try {
+            driver.get(gateway.url());
+            WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+            for (String job : jobs.keySet()) {
+                By row = By.cssSelector("#jobs tr[data-job-id='" + job + "'] td");
+                wait.until(d -> d.findElement(row).getText().contains("·"));
+                assertThat(driver.findElement(row).getText()).endsWith(job.equals("browser-one-token")
+                        ? "feature_ablation · 1 token" : "feature_ablation · 2 tokens");
+            }
+        } finally {
+            driver.quit();
+        }
+    }
+
     /** The job's events, read from Kafka with the Java client: independent of the gateway. */
     static List<AttributionEvent> streamed(String jobId) {
         try (AttributionClient client = new AttributionClient(kafka.bootstrapServers());
