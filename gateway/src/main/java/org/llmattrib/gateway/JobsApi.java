@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.ext.web.RoutingContext;
 import java.io.IOException;
-import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.Control;
@@ -115,7 +114,7 @@ final class JobsApi {
         try {
             JsonNode node = Protocol.JSON.readTree(bytes);
             if (node instanceof ObjectNode object && !object.has("job_id")) {
-                object.put("job_id", "job-" + UUID.randomUUID());
+                object.put("job_id", AttributionRequest.newJobId());
                 return Protocol.JSON.writeValueAsBytes(object);
             }
         } catch (IOException e) {

@@ -2,6 +2,7 @@ package org.llmattrib.protocol;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
+import java.util.UUID;
 
 /**
  * An attribution job (schema {@code attribution-request/v1}, topic {@code attribution.requests},
@@ -42,6 +43,11 @@ public record AttributionRequest(
         String deadline) {
 
     public static final String SCHEMA = "attribution-request/v1";
+
+    /** The job id given to a request that has none (by the gateway and the command line): {@code job-<random UUID>}. */
+    public static String newJobId() {
+        return "job-" + UUID.randomUUID();
+    }
 
     /** Greedy generation of the target when neither {@code target} nor {@code target_ids} is given. */
     @JsonInclude(JsonInclude.Include.NON_NULL)

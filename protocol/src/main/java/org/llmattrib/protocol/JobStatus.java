@@ -1,6 +1,9 @@
 package org.llmattrib.protocol;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /**
  * What the workers know about a job id (schema {@code attribution-job/v1}, compacted topic
@@ -20,5 +23,17 @@ public record JobStatus(String schema, String jobId, String requestHash, String 
 
     public static JobStatus of(String jobId, String requestHash, String source, String worker, State state) {
         return new JobStatus(SCHEMA, jobId, requestHash, source, worker, state);
+    }
+
+    /**
+     * The identity of a request's content, {@code request_hash}: SHA-256 of its canonical JSON (the
+     * decoded request, encoded again), so whitespace and formatting do not matter.
+     */
+    public static String requestHash(AttributionRequest request) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Protocol.encode(request)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

@@ -15,7 +15,8 @@ final class BrokerCommand implements Callable<Integer> {
             description = "the only interface it listens on, also the advertised host (default: ${DEFAULT-VALUE})")
     String host;
 
-    @Option(names = "--port", defaultValue = "9092", description = "listener port (default: ${DEFAULT-VALUE})")
+    @Option(names = "--port", defaultValue = "9092", description = "listener port (default: ${DEFAULT-VALUE};"
+            + " 0: any free port, printed when ready)")
     int port;
 
     @Option(names = "--data-dir", description = "where its data is kept across restarts (default: a temporary"
@@ -32,8 +33,9 @@ final class BrokerCommand implements Callable<Integer> {
     int partitions;
 
     @Override
-    public Integer call() throws InterruptedException {
-        StandaloneKafka kafka = StandaloneKafka.start(host, port, dataDir, requestPartitions, partitions);
+    public Integer call() throws Exception {
+        StandaloneKafka kafka = Ports.listen("Kafka", host, port, "--port",
+                () -> StandaloneKafka.start(host, port, dataDir, requestPartitions, partitions));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             kafka.close();

@@ -45,19 +45,27 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     LimitOptions limitOptions;
 
-    @Option(names = "--port", defaultValue = "8080", description = "the dashboard's port (default ${DEFAULT-VALUE}; 0: any)")
+    @Option(names = "--port", defaultValue = "8080", description = "the dashboard's port (default ${DEFAULT-VALUE};"
+            + " 0: any free port, printed at start)")
     int port;
+
+    @Mixin
+    LogOptions logOptions;
 
     @Option(names = "--once", description = "exit after the seed requests instead of serving until Ctrl-C")
     boolean once;
 
     @Override
-    public Integer call() throws IOException, InterruptedException {
+    public Integer call() throws Exception {
+        Path log = logOptions.apply(LogOptions.Default.FILE);
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
             kafka.createServiceTopics();
-            try (Gateway gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()).withPort(port))) {
+            GatewayConfig config = GatewayConfig.local(kafka.bootstrapServers()).withPort(port);
+            try (Gateway gateway = Ports.listen("the dashboard", config.host(), port, "--port", () -> Gateway.start(config))) {
                 System.out.println("dashboard: " + gateway.url() + "   (open it in a browser; the jobs appear live)");
                 System.out.println("broker: " + kafka.bootstrapServers());
+                System.out.println(log == null ? "log: on stderr" : "log: " + log.toAbsolutePath()
+                        + " (--verbose: on stderr instead)");
                 Path dir = model != null ? model : tinyCheckpoint();
                 try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(
                         kafka.bootstrapServers(), dir, device, "attribution-workers", "demo-worker", 0, null, limitOptions.limits(device),

@@ -32,7 +32,7 @@ final class EventView implements Consumer<AttributionEvent> {
         if (event instanceof AttributionEvent.Accepted a) {
             features = a.features();
             int total = a.targetTokens() != null ? a.targetTokens().size() : expectedTokens;
-            out.printf("job %s accepted by %s (%s): %d features%n", a.jobId(), a.worker(), a.method(), features.size());
+            out.printf("job %s accepted by %s (%s): %s%n", a.jobId(), a.worker(), a.method(), count(features.size(), "feature"));
             bar = new ProgressBarBuilder().setTaskName("tokens").setInitialMax(total > 0 ? total : -1)
                     .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(out))
                     .continuousUpdate().build();
@@ -62,6 +62,11 @@ final class EventView implements Consumer<AttributionEvent> {
             out.printf("job %s failed: %s%s: %s%n", f.jobId(), f.code(), f.field() == null ? "" : " (field " + f.field() + ")",
                     f.message());
         }
+    }
+
+    /** {@code 1 feature}, {@code 2 features}. */
+    static String count(int n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     private void closeBar() {

@@ -1,7 +1,5 @@
 package org.llmattrib.cli;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -11,6 +9,7 @@ import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
 import org.llmattrib.service.JobRunner;
@@ -36,20 +35,30 @@ final class ExplainCommand implements Callable<Integer> {
     @Mixin
     LimitOptions limitOptions;
 
+    @Mixin
+    LogOptions logOptions;
+
     @Override
-    public Integer call() throws IOException {
-        byte[] body = Files.readAllBytes(request);
+    public Integer call() {
+        logOptions.apply(LogOptions.Default.WARNINGS);
         Consumer<AttributionEvent> sink = json ? e -> System.out.println(Protocol.toJson(e)) : new EventView(System.out, 0);
+        RequestFile file = RequestFile.read(request, null);
+        AttributionRequest decoded;
+        try {
+            decoded = file.decode();
+        } catch (ProtocolException e) {
+            if (!json) {
+                throw file.invalid(e);
+            }
+            sink.accept(JobRunner.undecodable(e)); // what the service streams for it
+            return 2;
+        }
+        file.tellGeneratedId(decoded.jobId(), System.err);
         try (Llama llama = modelOptions.load()) {
             JobRunner runner = new JobRunner(new AttributionEngine(llama, resultStore == null ? null
                     : new ResultStore(resultStore)), new RequestPlanner(llama, limitOptions.limits(modelOptions.device)), "explain");
-            try {
-                JobRunner.Outcome outcome = runner.run(body, Map.of(), () -> false, () -> false, sink);
-                return outcome.status() == JobRunner.Status.COMPLETED ? 0 : 1;
-            } catch (ProtocolException e) {
-                sink.accept(JobRunner.undecodable(e));
-                return 2;
-            }
+            JobRunner.Outcome outcome = runner.run(decoded, file.json().length, Map.of(), () -> false, () -> false, sink);
+            return outcome.status() == JobRunner.Status.COMPLETED ? 0 : 1;
         }
     }
 }

@@ -12,7 +12,8 @@ final class GatewayCommand implements Callable<Integer> {
     GatewayOptions options;
 
     @Override
-    public Integer call() throws InterruptedException {
-        return options.serve(System.out);
+    public Integer call() throws Exception {
+        return Ports.listen("the dashboard and API", options.config().host(), options.config().port(), "--port",
+                () -> options.serve(System.out));
     }
 }

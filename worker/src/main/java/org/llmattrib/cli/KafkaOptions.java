@@ -1,8 +1,8 @@
 package org.llmattrib.cli;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.file.Files;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Properties;
@@ -26,9 +26,7 @@ final class KafkaOptions {
     Properties properties() throws IOException {
         Properties p = new Properties();
         if (config != null) {
-            try (Reader in = Files.newBufferedReader(config)) {
-                p.load(in);
-            }
+            p.load(new StringReader(new String(UserFiles.read(config, "Kafka config file"), StandardCharsets.UTF_8)));
         }
         return p;
     }

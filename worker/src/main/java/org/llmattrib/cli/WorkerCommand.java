@@ -1,6 +1,5 @@
 package org.llmattrib.cli;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -43,7 +42,8 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--instance-id", description = "worker id, e.g. the pod name; in group mode also static membership (group.instance.id)")
     String instanceId;
 
-    @Option(names = "--metrics-port", defaultValue = "9400", description = "Prometheus /metrics and /health/* (default: ${DEFAULT-VALUE})")
+    @Option(names = "--metrics-port", defaultValue = "9400", description = "Prometheus /metrics and /health/* (default:"
+            + " ${DEFAULT-VALUE}; 0: any free port, printed at start, for several workers on one host)")
     int metricsPort;
 
     @Option(names = "--bind-address", defaultValue = "0.0.0.0", description = "interface of /metrics and /health/*"
@@ -70,15 +70,17 @@ final class WorkerCommand implements Callable<Integer> {
     int sessionTimeoutMs;
 
     @Override
-    public Integer call() throws InterruptedException, IOException {
-        AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrap,
+    public Integer call() throws Exception {
+        AttributionWorker.Settings settings = new AttributionWorker.Settings(kafka.bootstrap,
                 kafka.properties(), modelOptions.model, modelOptions.device, modelOptions.dtype, group, instanceId,
                 bindAddress, metricsPort, resultStore, limitOptions.limits(modelOptions.device), kafka.connectTimeout,
                 drainTimeout, stallTimeout,
                 Map.of("session.timeout.ms", sessionTimeoutMs, "heartbeat.interval.ms", Math.max(100, sessionTimeoutMs / 5)),
-                queue, maxAttempts, concurrency));
+                queue, maxAttempts, concurrency);
+        AttributionWorker worker = Ports.listen("metrics and health", bindAddress, metricsPort, "--metrics-port",
+                () -> AttributionWorker.start(settings));
         System.err.println("worker " + worker.workerId() + " ready: group " + group + " (" + queue.name().toLowerCase()
-                + ", " + concurrency + (concurrency == 1 ? " job" : " jobs") + " at once), metrics on " + bindAddress
+                + ", " + EventView.count(concurrency, "job") + " at once), metrics on " + bindAddress
                 + ":" + worker.metricsPort());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

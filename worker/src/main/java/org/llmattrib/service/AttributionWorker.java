@@ -298,7 +298,7 @@ public final class AttributionWorker implements AutoCloseable {
             metrics.job(JobRunner.Status.FAILED, e.code(), Duration.ofNanos(System.nanoTime() - start), 0);
             return settled(sent, source, Settlement.FAILED);
         }
-        String hash = JobRegistry.hash(request);
+        String hash = JobStatus.requestHash(request);
         return switch (jobs.decide(request.jobId(), hash, source)) {
             case UNDECIDED -> Settlement.RETRY;
             case ANSWERED -> {

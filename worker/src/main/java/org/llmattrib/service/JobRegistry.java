@@ -1,11 +1,8 @@
 package org.llmattrib.service;
 
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,7 +13,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
@@ -120,15 +116,6 @@ final class JobRegistry implements AutoCloseable {
                 LOG.warn("could not record {} as {}: {}", jobId, state, error.toString());
             }
         });
-    }
-
-    /** The identity of a request's content: SHA-256 of its canonical JSON (the decoded request, encoded again). */
-    static String hash(AttributionRequest request) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Protocol.encode(request)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     boolean alive() {

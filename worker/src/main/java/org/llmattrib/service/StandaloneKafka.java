@@ -43,12 +43,14 @@ public final class StandaloneKafka implements AutoCloseable {
     /**
      * Starts the node (formatting {@code dataDir} on first use) and creates the service topics.
      *
+     * @param port the listener's port; 0: a free one, chosen here ({@link #bootstrapServers} says which)
      * @param dataDir where the logs go; null: a temporary directory deleted on close
      */
     public static StandaloneKafka start(String host, int port, Path dataDir, int requestPartitions, int resultPartitions) {
         try {
             Path data = dataDir != null ? Files.createDirectories(dataDir) : Files.createTempDirectory("attrib-kafka");
-            String listener = host + ":" + port;
+            // a broker advertises its listener's port as configured: port 0 must be made a real one first
+            String listener = host + ":" + (port == 0 ? freePort(host) : port);
             int controllerPort = freePort(host);
             Properties p = new Properties();
             p.putAll(Map.ofEntries(

@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -35,15 +37,41 @@ import org.llmattrib.protocol.Protocol;
 class BrokerCommandTest {
 
     static Process broker(int port, Path data, Path stdout) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                "org.llmattrib.cli.Main", "broker", "--port", String.valueOf(port), "--data-dir", data.toString(),
-                "--partitions", "2").redirectOutput(stdout.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = start(port, data, stdout);
         await("broker ready").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
             assertThat(p.isAlive()).as("broker process alive").isTrue();
             return Files.readString(stdout).contains("broker ready on 127.0.0.1:" + port);
         });
         return p;
+    }
+
+    static Process start(int port, Path data, Path stdout) throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                "org.llmattrib.cli.Main", "broker", "--port", String.valueOf(port), "--data-dir", data.toString(),
+                "--partitions", "2").redirectOutput(stdout.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    }
+
+    @Test
+    void portZeroListensOnAFreePortAndSaysWhich(@TempDir Path dir) throws Exception {
+        Path stdout = dir.resolve("broker.out");
+        Process p = start(0, dir.resolve("data"), stdout);
+        try {
+            Pattern ready = Pattern.compile("broker ready on 127\\.0\\.0\\.1:(\\d+) ");
+            String bootstrap = await("broker ready").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> {
+                        assertThat(p.isAlive()).as("broker process alive").isTrue();
+                        Matcher m = ready.matcher(Files.readString(stdout));
+                        return m.find() ? "127.0.0.1:" + m.group(1) : null;
+                    }, b -> b != null);
+            assertThat(bootstrap).doesNotEndWith(":0");
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(admin.listTopics().names().get())
+                        .contains(Protocol.REQUESTS_TOPIC, Protocol.RESULTS_TOPIC));
+            }
+        } finally {
+            stop(p);
+        }
     }
 
     static void stop(Process p) throws InterruptedException {
