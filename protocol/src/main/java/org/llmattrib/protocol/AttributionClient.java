@@ -172,7 +172,7 @@ public final class AttributionClient implements AutoCloseable {
                 ? status : null;
     }
 
-    /** The last status written for {@code jobId} on the compacted jobs topic; null without one (or without the topic). */
+    /** The status of {@code jobId} folded from the compacted jobs topic as the workers fold it; null without one (or without the topic). */
     private JobStatus recordedStatus(String jobId) {
         try (KafkaConsumer<String, byte[]> consumer = consumer()) {
             List<TopicPartition> partitions = partitions(consumer, Protocol.JOBS_TOPIC);
@@ -181,7 +181,7 @@ public final class AttributionClient implements AutoCloseable {
             readUpTo(consumer, consumer.endOffsets(partitions, connectTimeout), Instant.now().plus(connectTimeout), r -> {
                 if (jobId.equals(r.key())) {
                     try {
-                        status[0] = r.value() == null ? null : Protocol.decodeJobStatus(r.value());
+                        status[0] = r.value() == null ? null : JobStatus.fold(status[0], Protocol.decodeJobStatus(r.value()));
                     } catch (ProtocolException e) {
                         // not a status the workers wrote: they ignore it too
                     }

@@ -26,6 +26,17 @@ public record JobStatus(String schema, String jobId, String requestHash, String 
     }
 
     /**
+     * What is known of a job id after reading {@code next} when {@code known} was known (null: none):
+     * a claim ({@code running}) from another request record while the id is running or completed
+     * loses and changes nothing; anything else is the new status.
+     */
+    public static JobStatus fold(JobStatus known, JobStatus next) {
+        boolean losingClaim = next.state() == State.RUNNING && known != null && known.state() != State.FAILED
+                && !known.source().equals(next.source());
+        return losingClaim ? known : next;
+    }
+
+    /**
      * The identity of a request's content, {@code request_hash}: SHA-256 of its canonical JSON (the
      * decoded request, encoded again), so whitespace and formatting do not matter.
      */

@@ -211,6 +211,21 @@ class ProtocolTest {
     }
 
     @Test
+    void theFirstClaimOfAJobIdWinsUntilItFails() {
+        JobStatus a = JobStatus.of("j", "hash-a", "requests/0@1", "w1", JobStatus.State.RUNNING);
+        JobStatus b = JobStatus.of("j", "hash-b", "requests/0@2", "w2", JobStatus.State.RUNNING);
+        assertThat(JobStatus.fold(null, a)).isEqualTo(a);
+        assertThat(JobStatus.fold(a, b)).as("a second claim while the first runs").isEqualTo(a);
+        JobStatus aDone = JobStatus.of("j", "hash-a", "requests/0@1", "w1", JobStatus.State.COMPLETED);
+        assertThat(JobStatus.fold(a, aDone)).isEqualTo(aDone);
+        assertThat(JobStatus.fold(aDone, b)).as("a claim after completion").isEqualTo(aDone);
+        JobStatus aRerun = JobStatus.of("j", "hash-a", "requests/0@1", "w3", JobStatus.State.RUNNING);
+        assertThat(JobStatus.fold(a, aRerun)).as("the same record run again elsewhere").isEqualTo(aRerun);
+        JobStatus aFailed = JobStatus.of("j", "hash-a", "requests/0@1", "w1", JobStatus.State.FAILED);
+        assertThat(JobStatus.fold(aFailed, b)).as("a failed job id may be claimed again").isEqualTo(b);
+    }
+
+    @Test
     void everyUndecodableInputIsAProtocolProblem() throws IOException {
         assertProblem(null, "malformed_json", null);
         assertProblem(new byte[0], "malformed_json", null);

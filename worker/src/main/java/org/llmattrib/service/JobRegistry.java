@@ -122,7 +122,7 @@ final class JobRegistry implements AutoCloseable {
         return follower.alive();
     }
 
-    /** Folds one record: a claim that comes after another record's live claim or completion loses. */
+    /** Folds one record ({@link JobStatus#fold}: a claim after another record's live claim or completion loses). */
     private void onRecord(ConsumerRecord<String, byte[]> r) {
         try {
             if (r.value() == null) {
@@ -130,12 +130,7 @@ final class JobRegistry implements AutoCloseable {
                 return;
             }
             JobStatus status = Protocol.decodeJobStatus(r.value());
-            JobStatus known = jobs.get(status.jobId());
-            boolean losingClaim = status.state() == JobStatus.State.RUNNING && known != null
-                    && known.state() != JobStatus.State.FAILED && !known.source().equals(status.source());
-            if (!losingClaim) {
-                jobs.put(status.jobId(), status);
-            }
+            jobs.put(status.jobId(), JobStatus.fold(jobs.get(status.jobId()), status));
         } catch (ProtocolException e) {
             LOG.warn("ignoring bad job status at {}/{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
         } finally {
