@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.llmattrib.llama.ForwardBatcher;
 
 /** The worker's own meters, next to Vert.x's, in the Prometheus registry. */
-public final class WorkerMetrics implements JobConsumer.Observer {
+public final class WorkerMetrics implements QueueLoop.Observer {
     private final MeterRegistry registry;
     private final Timer jobSeconds;
     private final Timer queueWait;
