@@ -73,6 +73,27 @@ class ProtocolTest {
     }
 
     @Test
+    void everyErrorCodeKeepsItsWireNameAndIsDocumentedWithWhatAClientDoes() throws IOException {
+        // the names clients have seen on the wire since v1
+        assertThat(java.util.Arrays.stream(ErrorCode.values()).map(ErrorCode::wire)).containsExactlyInAnyOrder(
+                "invalid_request", "unsupported_schema", "malformed_json", "unknown_method", "unknown_layer",
+                "too_many_features", "limit_exceeded", "cancelled", "deadline_exceeded", "duplicate_job_id",
+                "too_many_attempts", "internal");
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+        for (ErrorCode code : ErrorCode.values()) {
+            assertThat(Protocol.toJson(code)).isEqualTo("\"" + code.wire() + "\"");
+            assertThat(ErrorCode.of(code.wire())).contains(code);
+            assertThat(readme).as("protocol/README.md documents %s", code).containsPattern("\\| `" + code.wire()
+                    + "` \\|[^\\n]*\\| (retry|fix|give up)[^|]*\\|\\n");
+        }
+        AttributionEvent.Failed failed = new AttributionEvent.Failed("j", 0, ErrorCode.DUPLICATE_JOB_ID, "m", "job_id");
+        assertThat(failed.code()).isEqualTo("duplicate_job_id");
+        assertThat(Protocol.decodeEvent(Protocol.encode(failed))).isEqualTo(failed);
+        assertThat(new AttributionEvent.Failed(AttributionEvent.SCHEMA, "j", 0, "from_a_newer_worker", "m", null)
+                .errorCode()).isEmpty();
+    }
+
+    @Test
     void everyEventRecordRoundTripsAndMatchesTheSchema() throws IOException {
         String s = AttributionEvent.SCHEMA;
         List<AttributionEvent> events = List.of(
@@ -237,7 +258,7 @@ class ProtocolTest {
                 .getBytes(StandardCharsets.UTF_8);
         assertThat(new String(huge, StandardCharsets.UTF_8)).contains("100000000000000000000000");
         ProtocolException e = catchProblem(huge);
-        assertThat(e.code()).isEqualTo("invalid_request");
+        assertThat(e.code()).isEqualTo(ErrorCode.INVALID_REQUEST);
         assertThat(e.field()).isEqualTo("method.n_steps");
         assertThat(e.jobId()).isEqualTo("seed-lig-embeddings");
         assertThat(e.getMessage()).contains("method.n_steps").contains("out of range");
@@ -273,7 +294,7 @@ class ProtocolTest {
 
     static void assertProblem(byte[] json, String code, String field) {
         ProtocolException e = catchProblem(json);
-        assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
+        assertThat(e.code().wire()).as(e.getMessage()).isEqualTo(code);
         assertThat(e.field()).as(e.getMessage()).isEqualTo(field);
         assertThat(e.getMessage()).isNotBlank();
     }

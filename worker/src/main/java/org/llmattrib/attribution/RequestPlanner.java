@@ -31,6 +31,7 @@ import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaTokenizer;
 import org.llmattrib.protocol.AttrTarget;
 import org.llmattrib.protocol.AttributionRequest;
+import org.llmattrib.protocol.ErrorCode;
 import org.llmattrib.protocol.InputSpec;
 import org.llmattrib.protocol.MethodSpec;
 
@@ -424,7 +425,7 @@ public final class RequestPlanner {
             case "layer_gradient_x_activation" -> new Job.Gradient(m.name(), new LayerGradientXActivation());
             case "layer_gradient_shap" -> new Job.Gradient(m.name(), new LayerGradientShap(m.nSamplesOrDefault(),
                     m.stdevsOrDefault()));
-            default -> throw new RequestException("unknown_method", "method.name", "unknown method '" + m.name() + "'");
+            default -> throw new RequestException(ErrorCode.UNKNOWN_METHOD, "method.name", "unknown method '" + m.name() + "'");
         };
     }
 
@@ -434,7 +435,7 @@ public final class RequestPlanner {
             try {
                 out.addAll(llama.model().resolveTaps(patterns.get(i)));
             } catch (IllegalArgumentException e) {
-                throw new RequestException("unknown_layer", "layers[" + i + "]", e.getMessage());
+                throw new RequestException(ErrorCode.UNKNOWN_LAYER, "layers[" + i + "]", e.getMessage());
             }
         }
         return List.copyOf(out);
