@@ -69,7 +69,8 @@ public record Limits(
         }
     }
 
-    static RequestException exceeded(String field, String message) {
+    /** A {@code limit_exceeded} refusal of {@code field}. */
+    public static RequestException exceeded(String field, String message) {
         return new RequestException(ErrorCode.LIMIT_EXCEEDED, field, message);
     }
 }
