@@ -136,7 +136,10 @@ public sealed interface InputSpec {
         }
     }
 
-    /** Values with the same integer form one feature: one integer per value, a list in value order or an object by value name. */
+    /**
+     * Values with the same integer form one feature: one integer per value, a list in value order or
+     * an object by value name.
+     */
     sealed interface Mask {
         record InOrder(@JsonValue List<Long> ids) implements Mask {}
 

@@ -183,23 +183,26 @@ public final class LayerGradientEngine {
                 int upTo = prompt.length + t;
                 // a method with steps by accuracy integrates again with finer samples until its checks pass
                 for (List<GradientMethod.PathSample> samples = firstSamples; samples != null; ) {
-                    Map<String, NDArray> acc = new LinkedHashMap<>();
-                    for (String layer : layers) {
-                        acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.wideType()));
+                    // the token's sums and everything read from them (the unreduced tensors too) end with it
+                    try (NDManager token = m.newSubManager()) {
+                        Map<String, NDArray> acc = new LinkedHashMap<>();
+                        for (String layer : layers) {
+                            acc.put(layer, token.zeros(end.get(layer).get(token, new NDIndex(":, 0:{}", upTo))
+                                    .getShape(), model.wideType()));
+                        }
+                        for (Batch batch : batches(ordered, samples.size(), batchRows, model.config())) {
+                            checkpoint.run();
+                            pathBatch(token, ids, t, upTo, target[t], ordered, samples, batch,
+                                    streams.get(batch.startLayer()), start, end, quantity, random, acc);
+                        }
+                        PositionAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
+                                samples.size(), acc);
+                        List<GradientMethod.PathSample> finer = method.refine(samples, result.checks().values());
+                        if (finer == null) {
+                            listener.onToken(result);
+                        }
+                        samples = finer;
                     }
-                    for (Batch batch : batches(ordered, samples.size(), batchRows, model.config())) {
-                        checkpoint.run();
-                        pathBatch(m, ids, t, upTo, target[t], ordered, samples, batch, streams.get(batch.startLayer()),
-                                start, end, quantity, random, acc);
-                    }
-                    PositionAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
-                            samples.size(), acc);
-                    List<GradientMethod.PathSample> finer = method.refine(samples, result.checks().values());
-                    if (finer == null) {
-                        listener.onToken(result);
-                    }
-                    acc.values().forEach(NDArray::close);
-                    samples = finer;
                 }
             }
         }

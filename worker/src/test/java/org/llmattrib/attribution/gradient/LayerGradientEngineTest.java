@@ -102,6 +102,18 @@ class LayerGradientEngineTest {
         }
     }
 
+    @Test
+    void aTargetTokensArraysAreFreedOnceItIsReportedSoAJobsMemoryDoesNotGrowWithItsTarget() {
+        long[] target = {12, 290, 3, 40, 41, 42};
+        List<Integer> arraysAtEachToken = new ArrayList<>();
+        try (NDManager m = MODEL.manager().newSubManager()) {
+            new LayerGradientEngine(MODEL, new Work(MODEL), () -> {}).run(PROMPT, BASELINE, target,
+                    TAPS.stream().map(List::of).toList(), new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 4),
+                    new Quantity.LogProb(), 8, 0, m, token -> arraysAtEachToken.add(m.getManagedArrays().size()));
+        }
+        assertThat(arraysAtEachToken).hasSize(target.length).allMatch(n -> n.equals(arraysAtEachToken.get(0)));
+    }
+
     private static List<LayerGradientEngine.PositionAttribution> attributions(List<List<String>> groups, boolean fullDepth,
             Work work) {
         List<LayerGradientEngine.PositionAttribution> out = new ArrayList<>();
