@@ -53,7 +53,7 @@ final class JobsApi {
         try {
             request = Protocol.decodeRequest(json);
         } catch (ProtocolException e) {
-            Responses.error(ctx, 400, e.code(), e.getMessage(), e.field());
+            Responses.error(ctx, 400, e.code().wire(), e.getMessage(), e.field());
             return;
         }
         if (!ready.getAsBoolean()) {

@@ -59,8 +59,21 @@ public sealed interface AttributionEvent {
             List<Long> outputTokenIds, Map<String, List<Double>> layersSeqAttr, Map<String, Double> timings,
             Map<String, Number> work) implements AttributionEvent {}
 
-    /** The job failed or was stopped; {@code field} is the JSON path of the offending request field. */
+    /**
+     * The job failed or was stopped; {@code field} is the JSON path of the offending request field.
+     * {@code code} is an {@link ErrorCode}'s wire name, kept a string so that a client reads codes
+     * newer than itself ({@link #errorCode()}).
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Failed(String schema, String jobId, long seq, String code, String message, String field)
-            implements AttributionEvent {}
+            implements AttributionEvent {
+        public Failed(String jobId, long seq, ErrorCode code, String message, String field) {
+            this(SCHEMA, jobId, seq, code.wire(), message, field);
+        }
+
+        /** The code, empty when this client does not know it (then give up: {@link ErrorCode.Action#GIVE_UP}). */
+        public java.util.Optional<ErrorCode> errorCode() {
+            return ErrorCode.of(code);
+        }
+    }
 }

@@ -1,12 +1,16 @@
 package org.llmattrib.protocol;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** The interpretable features of the prompt, by {@code type}. */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
@@ -27,9 +31,22 @@ public sealed interface InputSpec {
      * @param baselineTokenId replaces absent tokens; default 0
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Tokens(String text, List<JsonNode> skipTokens, Long baselineTokenId) implements InputSpec {
+    record Tokens(String text, List<SkipToken> skipTokens, Long baselineTokenId) implements InputSpec {
         public long baselineTokenIdOrDefault() {
             return baselineTokenId == null ? 0 : baselineTokenId;
+        }
+    }
+
+    /** A prompt token kept as it is, without attribution: by id (a number) or by its text (a string). */
+    sealed interface SkipToken {
+        record Id(@JsonValue long id) implements SkipToken {}
+
+        /** Must be one token of the model's tokenizer (the worker checks). */
+        record Text(@JsonValue String text) implements SkipToken {}
+
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        static SkipToken of(JsonNode node) {
+            return node.isIntegralNumber() ? new Id(node.asLong()) : new Text(node.asText());
         }
     }
 
@@ -43,22 +60,116 @@ public sealed interface InputSpec {
      * @param mask like values, of integers: values with the same number form one feature
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Template(String template, JsonNode values, JsonNode baselines, JsonNode mask) implements InputSpec {
-        /** Value names in order: the object's keys, or empty for an array. */
-        public List<String> valueNames() {
-            List<String> names = new ArrayList<>();
-            if (values.isObject()) {
-                values.fieldNames().forEachRemaining(names::add);
-            }
-            return names;
+    record Template(String template, Values values, Baselines baselines, Mask mask) implements InputSpec {}
+
+    /**
+     * A template's values: a list for {@code {}} slots ({@code names} empty), or an object for
+     * {@code {name}} slots, in the object's order.
+     */
+    record Values(List<String> names, List<String> texts) {
+        /** By name: the object form. */
+        public boolean named() {
+            return !names.isEmpty();
         }
 
-        /** The values in order, from the array or the object. */
-        public List<String> valueList() {
-            List<String> out = new ArrayList<>();
-            values.forEach(v -> out.add(v.asText()));
-            return out;
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        static Values of(JsonNode node) {
+            List<String> names = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
+            if (node.isObject()) {
+                node.fields().forEachRemaining(e -> {
+                    names.add(e.getKey());
+                    texts.add(e.getValue().asText());
+                });
+            } else {
+                node.forEach(v -> texts.add(v.asText()));
+            }
+            return new Values(List.copyOf(names), List.copyOf(texts));
         }
+
+        @JsonValue
+        Object json() {
+            return named() ? byName(names, texts) : texts;
+        }
+    }
+
+    /** A template's baselines, as given; the worker checks them against the values. */
+    sealed interface Baselines {
+        /** One string per value, in value order (a list). */
+        record Fixed(@JsonValue List<String> values) implements Baselines {}
+
+        /** One string per value name (an object), in the object's order. */
+        record PerValue(@JsonValue Map<String, String> values) implements Baselines {}
+
+        /**
+         * Captum's ProductBaselines: per key ({@code "name"}, or {@code "n1,n2"} drawn together; value
+         * positions when the values are a list), the alternatives, one drawn for every perturbed prompt.
+         */
+        record Product(Map<String, List<Alternative>> product) implements Baselines {}
+
+        /** One alternative of a product key: one string per name of the key; a single string is written as such. */
+        record Alternative(List<String> values, boolean tuple) {
+            @JsonValue
+            Object json() {
+                return tuple ? values : values.get(0);
+            }
+        }
+
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        static Baselines of(JsonNode node) {
+            if (node.isArray()) {
+                return new Fixed(texts(node));
+            }
+            if (!node.has("product")) {
+                Map<String, String> byName = new LinkedHashMap<>();
+                node.fields().forEachRemaining(e -> byName.put(e.getKey(), e.getValue().asText()));
+                return new PerValue(byName);
+            }
+            Map<String, List<Alternative>> product = new LinkedHashMap<>();
+            node.get("product").fields().forEachRemaining(e -> {
+                List<Alternative> alternatives = new ArrayList<>();
+                e.getValue().forEach(alt -> alternatives.add(alt.isArray() ? new Alternative(texts(alt), true)
+                        : new Alternative(List.of(alt.asText()), false)));
+                product.put(e.getKey(), alternatives);
+            });
+            return new Product(product);
+        }
+    }
+
+    /**
+     * Values with the same integer form one feature: one integer per value, a list in value order or
+     * an object by value name.
+     */
+    sealed interface Mask {
+        record InOrder(@JsonValue List<Long> ids) implements Mask {}
+
+        record PerValue(@JsonValue Map<String, Long> ids) implements Mask {}
+
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        static Mask of(JsonNode node) {
+            if (node.isArray()) {
+                List<Long> ids = new ArrayList<>();
+                node.forEach(v -> ids.add(v.asLong()));
+                return new InOrder(ids);
+            }
+            Map<String, Long> byName = new LinkedHashMap<>();
+            node.fields().forEachRemaining(e -> byName.put(e.getKey(), e.getValue().asLong()));
+            return new PerValue(byName);
+        }
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(v -> out.add(v.asText()));
+        return out;
+    }
+
+    private static Map<String, String> byName(List<String> names, List<String> texts) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            out.put(names.get(i), texts.get(i));
+        }
+        return out;
     }
 
     /**

@@ -80,7 +80,7 @@ public final class Protocol {
         String jobId = node.path("job_id").isTextual() ? node.path("job_id").asText() : null;
         JsonNode schema = node.path("schema");
         if (!AttributionRequest.SCHEMA.equals(schema.asText(null))) {
-            throw new ProtocolException("unsupported_schema", "schema", jobId, schema.isMissingNode()
+            throw new ProtocolException(ErrorCode.UNSUPPORTED_SCHEMA, "schema", jobId, schema.isMissingNode()
                     ? "the request has no 'schema' field; expected \"" + AttributionRequest.SCHEMA + "\""
                     : "schema " + schema + " is not supported; this worker speaks \"" + AttributionRequest.SCHEMA + "\"");
         }
@@ -91,14 +91,14 @@ public final class Protocol {
         } catch (ProtocolException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new ProtocolException("invalid_request", null, jobId, "cannot read the request: " + e);
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, null, jobId, "cannot read the request: " + e);
         }
     }
 
     /** Numbers no field can hold (integers beyond 64 bits, decimals beyond double) are refused by path. */
     private static void checkNumbers(JsonNode node, String path, String jobId) {
         if (node.isNumber() && (node.isIntegralNumber() ? !node.canConvertToLong() : !Double.isFinite(node.asDouble()))) {
-            throw new ProtocolException("invalid_request", path, jobId, "invalid request: " + path + ": the number "
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, path, jobId, "invalid request: " + path + ": the number "
                     + abbreviate(node.asText()) + " is out of range");
         }
         if (node.isArray()) {
@@ -150,22 +150,22 @@ public final class Protocol {
 
     private static JsonNode parse(byte[] json) {
         if (json == null) {
-            throw new ProtocolException("malformed_json", null, null, "the record has no value (a tombstone)");
+            throw new ProtocolException(ErrorCode.MALFORMED_JSON, null, null, "the record has no value (a tombstone)");
         }
         JsonNode node;
         try {
             // integers as they come (BigInteger beyond 64 bits), so that checkNumbers can name the field
             node = TREE_READER.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new ProtocolException("malformed_json", null, scanJobId(json), "the message is not valid JSON: "
+            throw new ProtocolException(ErrorCode.MALFORMED_JSON, null, scanJobId(json), "the message is not valid JSON: "
                     + e.getOriginalMessage());
         } catch (IOException e) {
             // e.g. CharConversionException: bytes that are not UTF-8, UTF-16 or UTF-32
-            throw new ProtocolException("malformed_json", null, null, "the message is not valid JSON text: "
+            throw new ProtocolException(ErrorCode.MALFORMED_JSON, null, null, "the message is not valid JSON text: "
                     + e.getMessage());
         }
         if (node == null || !node.isObject()) {
-            throw new ProtocolException("malformed_json", null, null, "the message is not a JSON object");
+            throw new ProtocolException(ErrorCode.MALFORMED_JSON, null, null, "the message is not a JSON object");
         }
         return node;
     }
@@ -202,7 +202,7 @@ public final class Protocol {
         Error first = errors.stream().max(Comparator.comparingInt(e -> fieldOf(e).length())).orElseThrow();
         String field = fieldOf(first);
         String all = errors.stream().map(e -> fieldOf(e) + ": " + detail(e)).distinct().collect(Collectors.joining("; "));
-        throw new ProtocolException("invalid_request", field, jobId, "invalid request: " + all);
+        throw new ProtocolException(ErrorCode.INVALID_REQUEST, field, jobId, "invalid request: " + all);
     }
 
     /** JSON path of the error's field, without the leading "$.", including a missing or unknown property. */
@@ -237,10 +237,10 @@ public final class Protocol {
             String field = e.getPath().stream()
                     .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
                     .collect(Collectors.joining(".")).replace(".[", "[");
-            throw new ProtocolException("invalid_request", field, jobId, "invalid " + type.getSimpleName() + ": "
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, field, jobId, "invalid " + type.getSimpleName() + ": "
                     + e.getOriginalMessage());
         } catch (JsonProcessingException e) {
-            throw new ProtocolException("invalid_request", null, jobId, "invalid " + type.getSimpleName() + ": "
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, null, jobId, "invalid " + type.getSimpleName() + ": "
                     + e.getOriginalMessage());
         }
     }

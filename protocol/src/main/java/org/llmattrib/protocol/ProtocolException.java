@@ -6,18 +6,18 @@ package org.llmattrib.protocol;
  * @see #code() malformed_json, unsupported_schema or invalid_request
  */
 public class ProtocolException extends RuntimeException {
-    private final String code;
+    private final ErrorCode code;
     private final String field;
     private final String jobId;
 
-    public ProtocolException(String code, String field, String jobId, String message) {
+    public ProtocolException(ErrorCode code, String field, String jobId, String message) {
         super(message);
         this.code = code;
         this.field = field;
         this.jobId = jobId;
     }
 
-    public String code() {
+    public ErrorCode code() {
         return code;
     }
 

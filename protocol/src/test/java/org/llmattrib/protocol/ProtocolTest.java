@@ -73,6 +73,60 @@ class ProtocolTest {
     }
 
     @Test
+    void everyErrorCodeKeepsItsWireNameAndIsDocumentedWithWhatAClientDoes() throws IOException {
+        // the names clients have seen on the wire since v1
+        assertThat(java.util.Arrays.stream(ErrorCode.values()).map(ErrorCode::wire)).containsExactlyInAnyOrder(
+                "invalid_request", "unsupported_schema", "malformed_json", "unknown_method", "unknown_layer",
+                "too_many_features", "limit_exceeded", "cancelled", "deadline_exceeded", "duplicate_job_id",
+                "too_many_attempts", "internal");
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+        for (ErrorCode code : ErrorCode.values()) {
+            assertThat(Protocol.toJson(code)).isEqualTo("\"" + code.wire() + "\"");
+            assertThat(ErrorCode.of(code.wire())).contains(code);
+            assertThat(readme).as("protocol/README.md documents %s", code).containsPattern("\\| `" + code.wire()
+                    + "` \\|[^\\n]*\\| (retry|fix|give up)[^|]*\\|\\n");
+        }
+        AttributionEvent.Failed failed = new AttributionEvent.Failed("j", 0, ErrorCode.DUPLICATE_JOB_ID, "m", "job_id");
+        assertThat(failed.code()).isEqualTo("duplicate_job_id");
+        assertThat(Protocol.decodeEvent(Protocol.encode(failed))).isEqualTo(failed);
+        assertThat(new AttributionEvent.Failed(AttributionEvent.SCHEMA, "j", 0, "from_a_newer_worker", "m", null)
+                .errorCode()).isEmpty();
+    }
+
+    @Test
+    void templateAndTokenInputsAreTypedOnceAndEncodeAsTheyCame() {
+        // in the records' order, so that the encoded text must come out the same (the job registry hashes it)
+        String head = "{\"schema\":\"attribution-request/v1\",\"job_id\":\"t\",\"input\":";
+        String tail = ",\"target\":\" golf\",\"method\":{\"name\":\"feature_ablation\"}}";
+        String named = head + "{\"type\":\"template\",\"template\":\"{b} {a}\",\"values\":{\"b\":\"x\",\"a\":\"y\"},"
+                + "\"baselines\":{\"product\":{\"b\":[\"p\",[\"q\"]],\"b, a\":[[\"r\",\"s\"]]}},\"mask\":{\"b\":7,\"a\":3}}"
+                + tail;
+        String listed = head + "{\"type\":\"template\",\"template\":\"{} {}\",\"values\":[\"x\",\"y\"],"
+                + "\"baselines\":[\"p\",\"q\"],\"mask\":[2,2]}" + tail;
+        String perValue = head + "{\"type\":\"template\",\"template\":\"{b}\",\"values\":{\"b\":\"x\"},"
+                + "\"baselines\":{\"b\":\"p\"}}" + tail;
+        String tokens = head + "{\"type\":\"tokens\",\"text\":\"x y\",\"skip_tokens\":[128000,\" y\"]}" + tail;
+        for (String json : List.of(named, listed, perValue, tokens)) {
+            assertThat(Protocol.toJson(Protocol.decodeRequest(json.getBytes(StandardCharsets.UTF_8)))).isEqualTo(json);
+        }
+        InputSpec.Template t = (InputSpec.Template) Protocol.decodeRequest(named.getBytes(StandardCharsets.UTF_8)).input();
+        assertThat(t.values()).isEqualTo(new InputSpec.Values(List.of("b", "a"), List.of("x", "y")));
+        InputSpec.Baselines.Product product = (InputSpec.Baselines.Product) t.baselines();
+        assertThat(product.product().keySet()).containsExactly("b", "b, a");
+        assertThat(product.product().get("b")).containsExactly(new InputSpec.Baselines.Alternative(List.of("p"), false),
+                new InputSpec.Baselines.Alternative(List.of("q"), true));
+        assertThat(t.mask()).isEqualTo(new InputSpec.Mask.PerValue(Map.of("b", 7L, "a", 3L)));
+        InputSpec.Template l = (InputSpec.Template) Protocol.decodeRequest(listed.getBytes(StandardCharsets.UTF_8)).input();
+        assertThat(l.values().named()).isFalse();
+        assertThat(l.baselines()).isEqualTo(new InputSpec.Baselines.Fixed(List.of("p", "q")));
+        assertThat(l.mask()).isEqualTo(new InputSpec.Mask.InOrder(List.of(2L, 2L)));
+        InputSpec.Template p = (InputSpec.Template) Protocol.decodeRequest(perValue.getBytes(StandardCharsets.UTF_8)).input();
+        assertThat(p.baselines()).isEqualTo(new InputSpec.Baselines.PerValue(Map.of("b", "p")));
+        assertThat(((InputSpec.Tokens) Protocol.decodeRequest(tokens.getBytes(StandardCharsets.UTF_8)).input()).skipTokens())
+                .containsExactly(new InputSpec.SkipToken.Id(128000), new InputSpec.SkipToken.Text(" y"));
+    }
+
+    @Test
     void everyEventRecordRoundTripsAndMatchesTheSchema() throws IOException {
         String s = AttributionEvent.SCHEMA;
         List<AttributionEvent> events = List.of(
@@ -148,10 +202,11 @@ class ProtocolTest {
     void accessorsApplyTheDefaults() throws IOException {
         AttributionRequest template = Protocol.decodeRequest(example("seed-template-shapley"));
         InputSpec.Template t = (InputSpec.Template) template.input();
-        assertThat(t.valueNames()).containsExactly("name", "city", "state", "occupation", "pronoun");
-        assertThat(t.valueList()).containsExactly("Dave", "Palm Coast", "FL", "lawyer", "His");
-        assertThat(t.baselines().get("product").get("name,pronoun").get(0).get(0).asText()).isEqualTo("Sarah");
-        assertThat(t.mask().get("state").asInt()).isEqualTo(1);
+        assertThat(t.values().names()).containsExactly("name", "city", "state", "occupation", "pronoun");
+        assertThat(t.values().texts()).containsExactly("Dave", "Palm Coast", "FL", "lawyer", "His");
+        assertThat(((InputSpec.Baselines.Product) t.baselines()).product().get("name,pronoun").get(0).values().get(0))
+                .isEqualTo("Sarah");
+        assertThat(((InputSpec.Mask.PerValue) t.mask()).ids().get("state")).isEqualTo(1);
         assertThat(template.numTrialsOrDefault()).isEqualTo(3);
         assertThat(template.method().seedOrDefault()).isEqualTo(42);
 
@@ -160,8 +215,8 @@ class ProtocolTest {
         assertThat(tokens.reduceOrDefault()).isEqualTo("sum");
         assertThat(tokens.attrTargetOrDefault()).isEqualTo(AttrTarget.LOG_PROB);
         assertThat(tokens.numTrialsOrDefault()).isEqualTo(1);
-        assertThat(((InputSpec.Tokens) tokens.input()).skipTokens()).extracting(JsonNode::asText)
-                .containsExactly("<|begin_of_text|>");
+        assertThat(((InputSpec.Tokens) tokens.input()).skipTokens())
+                .containsExactly(new InputSpec.SkipToken.Text("<|begin_of_text|>"));
         assertThat(((InputSpec.Tokens) tokens.input()).baselineTokenIdOrDefault()).isZero();
         MethodSpec m = tokens.method();
         assertThat(List.of(m.nStepsOrDefault(), m.nSamplesOrDefault(), m.maxFeaturesOrDefault(),
@@ -171,9 +226,10 @@ class ProtocolTest {
         assertThat(m.stdevsOrDefault()).isZero();
         assertThat(m.attributeToLayerInputOrDefault()).isFalse();
 
-        InputSpec.Template list = new InputSpec.Template("{} and {}", Protocol.JSON.readTree("[\"a\", \"b\"]"), null, null);
-        assertThat(list.valueNames()).isEmpty();
-        assertThat(list.valueList()).containsExactly("a", "b");
+        InputSpec.Template list = new InputSpec.Template("{} and {}",
+                Protocol.JSON.treeToValue(Protocol.JSON.readTree("[\"a\", \"b\"]"), InputSpec.Values.class), null, null);
+        assertThat(list.values().names()).isEmpty();
+        assertThat(list.values().texts()).containsExactly("a", "b");
     }
 
     @Test
@@ -252,7 +308,7 @@ class ProtocolTest {
                 .getBytes(StandardCharsets.UTF_8);
         assertThat(new String(huge, StandardCharsets.UTF_8)).contains("100000000000000000000000");
         ProtocolException e = catchProblem(huge);
-        assertThat(e.code()).isEqualTo("invalid_request");
+        assertThat(e.code()).isEqualTo(ErrorCode.INVALID_REQUEST);
         assertThat(e.field()).isEqualTo("method.n_steps");
         assertThat(e.jobId()).isEqualTo("seed-lig-embeddings");
         assertThat(e.getMessage()).contains("method.n_steps").contains("out of range");
@@ -288,7 +344,7 @@ class ProtocolTest {
 
     static void assertProblem(byte[] json, String code, String field) {
         ProtocolException e = catchProblem(json);
-        assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
+        assertThat(e.code().wire()).as(e.getMessage()).isEqualTo(code);
         assertThat(e.field()).as(e.getMessage()).isEqualTo(field);
         assertThat(e.getMessage()).isNotBlank();
     }

@@ -85,8 +85,8 @@ public final class AttributionEngine {
         PerturbationRunner runner = new PerturbationRunner(new PerturbedScorer(batcher, job.batchRows(), work,
                 checkpoint));
         double[] seq = runner.run(job.features(), target, p.method(), job.trials(), job.quantity(), new Random(job.seed()),
-                m, t -> emit.accept(new JobListener.TokenResult(t.index(), target[t.index()],
-                        tokenText(target[t.index()]), t.logProb(), t.attr(), null, null, null)));
+                m, (t, logProb, attr) -> emit.accept(new JobListener.TokenResult(t, target[t], tokenText(target[t]),
+                        logProb, attr, null, null, null)));
         return new Result(seq, null);
     }
 

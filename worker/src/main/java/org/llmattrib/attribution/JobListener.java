@@ -3,7 +3,11 @@ package org.llmattrib.attribution;
 import java.util.List;
 import java.util.Map;
 
-/** Receives a job's results as they become final: the service turns them into events. */
+/**
+ * Receives a job's results as they become final: the service turns them into events
+ * ({@code JobEvents}). {@link TokenResult} is the one type of a target token's result, whatever the
+ * method.
+ */
 public interface JobListener {
 
     /** The job started; {@code targetTokens} is null when the target is still to be generated. */
@@ -17,6 +21,8 @@ public interface JobListener {
     record IgCheck(double fInput, double fBaseline, double delta, int steps) {}
 
     /**
+     * One target token's attributions, per feature.
+     *
      * @param attr one number per feature (for gradient methods: the first requested layer's row)
      * @param layers per layer, one number per feature (gradient methods; else null)
      * @param ig per layer (or "joint"), the completeness check (else null)

@@ -1,5 +1,7 @@
 package org.llmattrib.attribution;
 
+import org.llmattrib.protocol.ErrorCode;
+
 /**
  * What one job may ask of this worker, checked by {@link RequestPlanner} before any work; a request
  * beyond a limit fails with code {@code limit_exceeded}, the field, the value and the limit.
@@ -67,7 +69,8 @@ public record Limits(
         }
     }
 
-    static RequestException exceeded(String field, String message) {
-        return new RequestException("limit_exceeded", field, message);
+    /** A {@code limit_exceeded} refusal of {@code field}. */
+    public static RequestException exceeded(String field, String message) {
+        return new RequestException(ErrorCode.LIMIT_EXCEEDED, field, message);
     }
 }

@@ -48,6 +48,7 @@ import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.CloudEvents;
+import org.llmattrib.protocol.ErrorCode;
 import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
@@ -128,7 +129,6 @@ public final class AttributionWorker implements AutoCloseable {
 
     /** The seq of the {@code failed} event of a given-up job: after anything its earlier runs published. */
     static final long GIVE_UP_SEQ = Integer.MAX_VALUE;
-    static final String TOO_MANY_ATTEMPTS = "too_many_attempts";
     /** How often readiness asks whether Kafka answers, and for how long it may not before the worker is not ready. */
     static final Duration BROKER_PERIOD = Duration.ofSeconds(2);
     static final Duration BROKER_GRACE = Duration.ofSeconds(6);
@@ -306,9 +306,10 @@ public final class AttributionWorker implements AutoCloseable {
                 yield Settlement.COMPLETED;
             }
             case DUPLICATE -> {
-                metrics.job(JobRunner.Status.FAILED, "duplicate_job_id", Duration.ofNanos(System.nanoTime() - start), 0);
-                yield settled(List.of(publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), 0,
-                        "duplicate_job_id", "job id " + request.jobId() + " belongs to a different request that is"
+                metrics.job(JobRunner.Status.FAILED, ErrorCode.DUPLICATE_JOB_ID, Duration.ofNanos(System.nanoTime() - start),
+                        0);
+                yield settled(List.of(publish(new AttributionEvent.Failed(request.jobId(), 0,
+                        ErrorCode.DUPLICATE_JOB_ID, "job id " + request.jobId() + " belongs to a different request that is"
                                 + " running or completed; choose a new job id", "job_id"))), source, Settlement.FAILED);
             }
             case RUN -> {
@@ -338,7 +339,7 @@ public final class AttributionWorker implements AutoCloseable {
             metrics.jobEnded();
         }
         metrics.job(outcome.status(), outcome.code(), Duration.ofNanos(System.nanoTime() - start), outcome.targetTokens());
-        LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code().equals("none") ? "" : " (" + outcome.code() + ")");
+        LOG.info("{} {}{}", jobId, outcome.status().tag(), outcome.code() == null ? "" : " (" + outcome.code() + ")");
         if (outcome.status() == JobRunner.Status.ABANDONED) {
             return Settlement.RETRY;
         }
@@ -356,11 +357,11 @@ public final class AttributionWorker implements AutoCloseable {
         String message = "attempt " + attempt + " of a request allowed " + maxAttempts
                 + " attempts: its earlier runs killed, stalled or lost their workers";
         LOG.warn("giving up {} (job {}): {}", source, request.jobId(), message);
-        metrics.job(JobRunner.Status.FAILED, TOO_MANY_ATTEMPTS, Duration.ZERO, 0);
+        metrics.job(JobRunner.Status.FAILED, ErrorCode.TOO_MANY_ATTEMPTS, Duration.ZERO, 0);
         return ended(request, hash, source, List.of(
-                deadLetter(record, new ProtocolException(TOO_MANY_ATTEMPTS, null, request.jobId(), message)),
-                publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, request.jobId(), GIVE_UP_SEQ,
-                        TOO_MANY_ATTEMPTS, message, null))), Settlement.FAILED);
+                deadLetter(record, new ProtocolException(ErrorCode.TOO_MANY_ATTEMPTS, null, request.jobId(), message)),
+                publish(new AttributionEvent.Failed(request.jobId(), GIVE_UP_SEQ, ErrorCode.TOO_MANY_ATTEMPTS, message,
+                        null))), Settlement.FAILED);
     }
 
     /** A job's answer is out: once acknowledged, the registry records how the job ended. */
@@ -399,7 +400,7 @@ public final class AttributionWorker implements AutoCloseable {
     private Future<RecordMetadata> deadLetter(ConsumerRecord<String, byte[]> record, ProtocolException e) {
         List<Header> headers = new ArrayList<>(CloudEvents.ofRejectedRequest(record.topic(), record.partition(),
                 record.offset(), e.jobId(), eventSource));
-        headers.add(header("error.code", e.code()));
+        headers.add(header("error.code", e.code().wire()));
         headers.add(header("error.message", e.getMessage()));
         if (e.field() != null) {
             headers.add(header("error.field", e.field()));

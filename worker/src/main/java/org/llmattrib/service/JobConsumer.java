@@ -10,14 +10,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -30,22 +26,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The request consumer of one worker: keeps polling (so the group never evicts it during a long
- * job), runs one record at a time on the job thread, and pauses exactly the partitions that have a
- * record running or waiting, so records are started in offset order and offsets only move forward.
- * A record's offset is committed after its handler returns, i.e. after its final event was
- * acknowledged by the broker: at-least-once end to end.
+ * The request queue as a consumer group, the settlement policy that commits offsets in order: it
+ * keeps polling (so the group never evicts it during a long job), runs one record at a time
+ * ({@link QueueLoop}), and pauses exactly the partitions that have a record running or waiting, so
+ * records are started in offset order and offsets only move forward. A record's offset is committed
+ * after its handler returns done, i.e. after its final event was acknowledged by the broker:
+ * at-least-once end to end; a record not done is sought back to and runs again.
  *
  * <p>A commit that fails (a rebalance in progress, a broker moving) is retried on the next polls
  * while the partition stays here; when it moves, the new owner gets the record again and finds it
  * answered (see {@code JobRegistry}). Any other error ends the poll loop: {@link #alive()} turns
- * false, so that the health check reports it and the worker gets restarted.
- *
- * <p>KafkaConsumer is not thread-safe: everything touching it runs on the poll thread; the job
- * thread hands results back through a queue.
+ * false, so that the health check reports it and the worker gets restarted. A stalled job is given
+ * back by leaving the group uncommitted.
  */
-public final class JobConsumer implements JobQueue {
+public final class JobConsumer extends QueueLoop {
     private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
+    private static final Duration POLL = Duration.ofMillis(100);
 
     /**
      * Runs one record to its end unless {@code signal.abandoned()} becomes true; returns true when the
@@ -55,43 +51,23 @@ public final class JobConsumer implements JobQueue {
         boolean handle(ConsumerRecord<String, byte[]> record, JobSignal signal);
     }
 
-    /** What the consumer reports to metrics. */
-    public interface Observer {
-        void queueWait(long millis);
-
-        void pausedPartitions(int count);
-
-        void commitFailed();
-    }
-
-    private record InFlight(TopicPartition partition, long offset, JobSignal signal) {}
-
     private final KafkaConsumer<String, byte[]> consumer;
     private final String topic;
-    private final RecordHandler handler;
-    private final Observer observer;
-    private final Duration drainTimeout;
-    private final Duration stallTimeout;
-    private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
-    private final Thread pollThread;
     private final Map<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> waiting = new HashMap<>();
     private final Map<TopicPartition, OffsetAndMetadata> toCommit = new HashMap<>();
-    private final ConcurrentLinkedQueue<Runnable> fromJobThread = new ConcurrentLinkedQueue<>();
-    private volatile boolean running = true;
-    private volatile long drainUntilNanos;
-    private volatile boolean member;
-    private volatile Throwable died;
-    private InFlight inFlight;
     /** The last commit failed: the retries are not logged again. */
     private boolean commitFailing;
 
     /**
      * @param kafka client properties (bootstrap servers, security)
+     * @param instanceId static membership ({@code group.instance.id}), or null
      * @param drainTimeout on {@link #close()}, how long the running job may still take to finish
      * @param stallTimeout a job silent for longer (no checkpoint) is given up and this consumer dies
      */
     JobConsumer(Properties kafka, String group, String instanceId, String topic, RecordHandler handler,
             Observer observer, Map<String, Object> overrides, Duration drainTimeout, Duration stallTimeout) {
+        super((record, signal) -> handler.handle(record, signal) ? Settlement.COMPLETED : Settlement.RETRY, observer,
+                drainTimeout, stallTimeout);
         Properties p = new Properties();
         p.putAll(kafka);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -107,124 +83,90 @@ public final class JobConsumer implements JobQueue {
         p.putAll(overrides);
         this.consumer = new KafkaConsumer<>(p);
         this.topic = topic;
-        this.handler = handler;
-        this.observer = observer;
-        this.drainTimeout = drainTimeout;
-        this.stallTimeout = stallTimeout;
-        this.pollThread = new Thread(this::pollLoop, "attribution-poll");
     }
 
     @Override
-    public void start() {
-        pollThread.start();
+    void subscribe() {
+        consumer.subscribe(List.of(topic), new Rebalance());
     }
 
+    /** Polls even while a job runs (the partitions it blocks are paused): records queue up per partition. */
     @Override
-    public boolean alive() {
-        return died == null;
-    }
-
-    /** A member of the group (its assignment known, possibly empty) that takes new jobs. */
-    @Override
-    public boolean ready() {
-        return member && running && died == null;
-    }
-
-    private void pollLoop() {
-        try {
-            consumer.subscribe(List.of(topic), new Rebalance());
-            while (running || (inFlight != null && System.nanoTime() < drainUntilNanos)) {
-                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
-                if (running) {
-                    for (ConsumerRecord<String, byte[]> r : records) {
-                        waiting.computeIfAbsent(new TopicPartition(r.topic(), r.partition()), k -> new ArrayDeque<>()).add(r);
-                    }
-                }
-                runJobThreadActions();
-                if (inFlight != null && inFlight.signal().silentFor(stallTimeout)) {
-                    // the partition goes to another member when this consumer leaves the group
-                    throw new JobSignal.Stalled(inFlight.partition() + "@" + inFlight.offset(), stallTimeout);
-                }
-                commitPending();
-                if (running) {
-                    startNextJob();
-                }
-                updatePauses();
+    void poll(boolean busy) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(POLL)) {
+            if (taking()) {
+                waiting.computeIfAbsent(partition(r), k -> new ArrayDeque<>()).add(r);
             }
-        } catch (Throwable e) {
-            died = e;
-            LOG.error("the request consumer died; /health/live now answers 503", e);
-        } finally {
-            member = false;
-            abandonInFlight();
-            jobThread.shutdown();
-            try {
-                // the job stops at its next checkpoint; the model must not be closed under it (a
-                // stalled job has no next checkpoint: leave the group at once)
-                jobThread.awaitTermination(died instanceof JobSignal.Stalled ? 0 : 5, java.util.concurrent.TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (died == null) {
-                runJobThreadActions();
-                commitPending();
-            }
-            consumer.close();
         }
     }
 
-    private void runJobThreadActions() {
-        Runnable action;
-        while ((action = fromJobThread.poll()) != null) {
-            action.run();
+    @Override
+    void tend(Job job) {
+        ended(job, 0).ifPresent(settlement -> finish(job, settlement.done()));
+    }
+
+    @Override
+    void afterPoll() {
+        commitPending();
+        if (taking()) {
+            startNextJob();
         }
+        updatePauses();
+    }
+
+    /** The partition goes to another member when this consumer leaves the group, uncommitted. */
+    @Override
+    void giveBack(Job job) {
+    }
+
+    @Override
+    void stopped(Job job, Settlement ended) {
+        if (!alive()) {
+            return;
+        }
+        if (job != null) {
+            finish(job, ended.done());
+        }
+        commitPending();
+    }
+
+    @Override
+    void closeConsumer() {
+        consumer.close();
+    }
+
+    private static TopicPartition partition(ConsumerRecord<String, byte[]> record) {
+        return new TopicPartition(record.topic(), record.partition());
     }
 
     private void startNextJob() {
-        if (inFlight != null) {
+        if (job() != null) {
             return;
         }
-        for (Map.Entry<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> e : waiting.entrySet()) {
-            ConsumerRecord<String, byte[]> record = e.getValue().poll();
-            if (record == null) {
-                continue;
+        for (Deque<ConsumerRecord<String, byte[]>> queue : waiting.values()) {
+            ConsumerRecord<String, byte[]> record = queue.poll();
+            if (record != null) {
+                startJob(record);
+                return;
             }
-            InFlight job = new InFlight(e.getKey(), record.offset(), new JobSignal());
-            inFlight = job;
-            observer.queueWait(Math.max(0, System.currentTimeMillis() - record.timestamp()));
-            jobThread.execute(() -> {
-                boolean[] done = {false};
-                try {
-                    done[0] = handler.handle(record, job.signal());
-                } catch (RuntimeException ex) {
-                    LOG.error("job at {}@{} could not be finished; it will be redelivered", job.partition(),
-                            job.offset(), ex);
-                } finally {
-                    // whatever was thrown (even an Error), the partition must not stay blocked
-                    fromJobThread.add(() -> finish(job, done[0]));
-                }
-            });
-            return;
         }
     }
 
     /**
-     * On the poll thread: a finished record's offset is queued for commit; a record that is not done
-     * (abandoned, revoked, final event not acknowledged) is sought back to, so this worker or the
-     * next owner runs it again.
+     * A finished record's offset is queued for commit; a record that is not done (abandoned,
+     * revoked, final event not acknowledged) is sought back to, so this worker or the next owner
+     * runs it again.
      */
-    private void finish(InFlight job, boolean done) {
-        if (inFlight == job) {
-            inFlight = null;
-        }
-        if (!consumer.assignment().contains(job.partition())) {
+    private void finish(Job job, boolean done) {
+        TopicPartition partition = partition(job.record);
+        if (!consumer.assignment().contains(partition)) {
             return;
         }
         if (done) {
-            toCommit.put(job.partition(), new OffsetAndMetadata(job.offset() + 1));
-        } else if (running) {
-            waiting.remove(job.partition());
-            consumer.seek(job.partition(), job.offset());
+            toCommit.put(partition, new OffsetAndMetadata(job.record.offset() + 1));
+        } else if (taking()) {
+            waiting.remove(partition);
+            consumer.seek(partition, job.record.offset());
         }
     }
 
@@ -238,7 +180,6 @@ public final class JobConsumer implements JobQueue {
             toCommit.clear();
         }
     }
-
 
     private boolean tryCommit(Map<TopicPartition, OffsetAndMetadata> offsets) {
         try {
@@ -263,11 +204,11 @@ public final class JobConsumer implements JobQueue {
                 busy.add(tp);
             }
         });
-        if (inFlight != null) {
-            busy.add(inFlight.partition());
+        Job running = job();
+        if (running != null) {
+            busy.add(partition(running.record));
         }
-        Set<TopicPartition> assigned = consumer.assignment();
-        busy.retainAll(assigned);
+        busy.retainAll(consumer.assignment());
         Set<TopicPartition> resume = new HashSet<>(consumer.paused());
         resume.removeAll(busy);
         consumer.pause(busy);
@@ -275,9 +216,12 @@ public final class JobConsumer implements JobQueue {
         observer.pausedPartitions(busy.size());
     }
 
-    private void abandonInFlight() {
-        if (inFlight != null) {
-            inFlight.signal().abandon();
+    /** Abandons the running job when its partition is among those that left this consumer. */
+    private void abandonIfIn(Collection<TopicPartition> partitions, String why) {
+        Job running = job();
+        if (running != null && partitions.contains(partition(running.record))) {
+            LOG.info("partition {} {} while its job runs: abandoning it to the new owner", partition(running.record), why);
+            running.signal.abandon();
         }
     }
 
@@ -290,19 +234,14 @@ public final class JobConsumer implements JobQueue {
             if (!leaving.isEmpty()) {
                 tryCommit(leaving); // last chance; otherwise the new owner finds the record answered
             }
-            if (inFlight != null && partitions.contains(inFlight.partition())) {
-                LOG.info("partition {} revoked while its job runs: abandoning it to the new owner", inFlight.partition());
-                abandonInFlight();
-            }
+            abandonIfIn(partitions, "revoked");
         }
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
             member = false;
             partitions.forEach(waiting::remove);
-            if (inFlight != null && partitions.contains(inFlight.partition())) {
-                abandonInFlight();
-            }
+            abandonIfIn(partitions, "lost");
         }
 
         @Override
@@ -311,21 +250,6 @@ public final class JobConsumer implements JobQueue {
             if (!partitions.isEmpty()) {
                 LOG.info("assigned {}", partitions);
             }
-        }
-    }
-
-    /**
-     * Stops taking new jobs, lets the running one finish within the drain timeout (then abandons it,
-     * uncommitted), commits what finished and leaves the group.
-     */
-    @Override
-    public void close() {
-        drainUntilNanos = System.nanoTime() + drainTimeout.toNanos();
-        running = false;
-        try {
-            pollThread.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 import org.llmattrib.attribution.JobListener;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.ErrorCode;
 
 /** Turns a job's results into protocol events numbered 0, 1, 2, ... (the seq consumers deduplicate on). */
 public final class JobEvents implements JobListener {
@@ -67,8 +68,8 @@ public final class JobEvents implements JobListener {
         return tokens;
     }
 
-    public void failed(String code, String message, String field) {
-        sink.accept(new AttributionEvent.Failed(AttributionEvent.SCHEMA, jobId, seq++, code, message, field));
+    public void failed(ErrorCode code, String message, String field) {
+        sink.accept(new AttributionEvent.Failed(jobId, seq++, code, message, field));
     }
 
     private static List<Double> list(double[] values) {

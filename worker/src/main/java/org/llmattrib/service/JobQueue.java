@@ -1,10 +1,10 @@
 package org.llmattrib.service;
 
 /**
- * Where a worker takes its requests from ({@link QueueMode}): {@link JobConsumer} (a consumer group)
- * or {@link ShareJobConsumer} (a share group). Either runs one record at a time and settles it by
- * how its handler ended ({@link QueuePool}: several share consumers, one job each); the worker's
- * health is theirs.
+ * Where a worker takes its requests from ({@link QueueMode}): one {@link QueueLoop} with its
+ * settlement policy, {@link JobConsumer} (a consumer group) or {@link ShareJobConsumer} (a share
+ * group), or a {@link QueuePool} of share consumers (one job each). Either runs one record at a time
+ * and settles it by how its handler ended; the worker's health is theirs.
  */
 interface JobQueue extends AutoCloseable {
     /** Starts polling on its own thread. */

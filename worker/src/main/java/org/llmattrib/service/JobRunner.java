@@ -10,6 +10,7 @@ import org.llmattrib.attribution.RequestException;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.AttributionRequest;
+import org.llmattrib.protocol.ErrorCode;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
 import org.slf4j.Logger;
@@ -33,16 +34,25 @@ public final class JobRunner {
         }
     }
 
-    /** How a job ended; {@code code} is the failure code or "none". */
-    public record Outcome(Status status, String code, int targetTokens) {}
+    /** How a job ended; {@code code} is the failure code, null unless it failed. */
+    public record Outcome(Status status, ErrorCode code, int targetTokens) {}
 
-    /** Thrown at a checkpoint to stop a job between steps. */
+    /** Thrown at a checkpoint to stop a job between steps with a {@code failed} event. */
     static final class Stopped extends RuntimeException {
-        final String code;
+        final ErrorCode code;
+        final String field;
 
-        Stopped(String code, String message) {
+        Stopped(ErrorCode code, String field, String message) {
             super(message, null, false, false);
             this.code = code;
+            this.field = field;
+        }
+    }
+
+    /** Thrown at a checkpoint to stop a job that is no longer this worker's: nothing more is published. */
+    static final class Abandoned extends RuntimeException {
+        Abandoned() {
+            super("abandoned", null, false, false);
         }
     }
 
@@ -81,23 +91,23 @@ public final class JobRunner {
             Job job = planner.plan(request, requestBytes);
             Runnable checkpoint = () -> {
                 if (abandoned.getAsBoolean()) {
-                    throw new Stopped("abandoned", "abandoned");
+                    throw new Abandoned();
                 }
                 if (cancelled.getAsBoolean()) {
-                    throw new Stopped("cancelled", "the job was cancelled by a control message");
+                    throw new Stopped(ErrorCode.CANCELLED, null, "the job was cancelled by a control message");
                 }
                 if (job.deadline() != null && Instant.now().isAfter(job.deadline())) {
-                    throw new Stopped("deadline_exceeded", "the job passed its deadline " + job.deadline());
+                    throw new Stopped(ErrorCode.DEADLINE_EXCEEDED, "deadline", "the job passed its deadline "
+                            + job.deadline());
                 }
             };
             checkpoint.run();
             engine.run(job, events, checkpoint);
-            return new Outcome(Status.COMPLETED, "none", events.tokenCount());
+            return new Outcome(Status.COMPLETED, null, events.tokenCount());
+        } catch (Abandoned a) {
+            return new Outcome(Status.ABANDONED, null, events.tokenCount());
         } catch (Stopped s) {
-            if (s.code.equals("abandoned")) {
-                return new Outcome(Status.ABANDONED, "none", events.tokenCount());
-            }
-            events.failed(s.code, s.getMessage(), s.code.equals("deadline_exceeded") ? "deadline" : null);
+            events.failed(s.code, s.getMessage(), s.field);
             return new Outcome(Status.FAILED, s.code, events.tokenCount());
         } catch (RequestException e) {
             events.failed(e.code(), e.getMessage(), e.field());
@@ -105,13 +115,13 @@ public final class JobRunner {
         } catch (RuntimeException | StackOverflowError | OutOfMemoryError | LinkageError e) {
             // a job that breaks the worker's code or memory fails alone; it is not retried forever
             LOG.error("job {} failed", request.jobId(), e);
-            events.failed("internal", e.getClass().getSimpleName() + ": " + e.getMessage(), null);
-            return new Outcome(Status.FAILED, "internal", events.tokenCount());
+            events.failed(ErrorCode.INTERNAL, e.getClass().getSimpleName() + ": " + e.getMessage(), null);
+            return new Outcome(Status.FAILED, ErrorCode.INTERNAL, events.tokenCount());
         }
     }
 
     /** Failed event for a request that could not be decoded but whose job id is known. */
     public static AttributionEvent.Failed undecodable(ProtocolException e) {
-        return new AttributionEvent.Failed(AttributionEvent.SCHEMA, e.jobId(), 0, e.code(), e.getMessage(), e.field());
+        return new AttributionEvent.Failed(e.jobId(), 0, e.code(), e.getMessage(), e.field());
     }
 }

@@ -6,10 +6,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
@@ -29,9 +26,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The request consumer of one worker in a share group (KIP-932): acquires one record at a time
- * (explicit acknowledgement, {@code share.acquire.mode=record_limit}, {@code max.poll.records=1}, so
- * a busy worker holds nothing another worker could run), runs it on the job thread, and while it
+ * The request queue as a share group (KIP-932), the settlement policy that acknowledges each
+ * record: acquires one record at a time (explicit acknowledgement, {@code
+ * share.acquire.mode=record_limit}, {@code max.poll.records=1}, so a busy worker holds nothing
+ * another worker could run), runs it on the job thread ({@link QueueLoop}), and while it
  * runs keeps polling and renews the record's acquisition lock ({@code RENEW}, KIP-1222) every third
  * of the lock duration, so that a job of any length stays with its live worker and goes to another
  * one only when this one dies (its lock then times out). The record is settled when its handler
@@ -47,12 +45,11 @@ import org.slf4j.LoggerFactory;
  * member polls seldom ({@link #IDLE_POLL}: one fetch-ahead a second, not ten), and every record is
  * renewed before it runs: a record whose lock ran out in the buffer is skipped, never run twice.
  *
- * <p>Health as {@link JobConsumer}'s: ready once a poll as a member of the share group succeeded,
- * not alive once the poll loop has died of an error.
- *
- * <p>KafkaShareConsumer is not thread-safe: everything touching it runs on the poll thread.
+ * <p>A job that stalls has its record RELEASEd at once. Health as {@link JobConsumer}'s: ready once
+ * a poll as a member of the share group succeeded, not alive once the poll loop has died of an
+ * error.
  */
-public final class ShareJobConsumer implements JobQueue {
+public final class ShareJobConsumer extends QueueLoop {
     private static final Logger LOG = LoggerFactory.getLogger(ShareJobConsumer.class);
     /** How long an idle member's poll waits for a record (each poll that finds none fetches ahead once). */
     private static final Duration IDLE_POLL = Duration.ofSeconds(1);
@@ -62,44 +59,16 @@ public final class ShareJobConsumer implements JobQueue {
     private static final int DEFAULT_LOCK_MS = 15_000;
     private static final Duration COMMIT = Duration.ofSeconds(30);
 
-    /** Runs one record to its end unless {@code signal.abandoned()} becomes true. */
-    interface Handler {
-        Settlement handle(ConsumerRecord<String, byte[]> record, JobSignal signal);
-    }
-
-    /** The record being run: held while the latest poll returned it and it is not acknowledged yet. */
-    private static final class Job {
-        ConsumerRecord<String, byte[]> record;
-        final JobSignal signal = new JobSignal();
-        final CompletableFuture<Settlement> result = new CompletableFuture<>();
-        boolean held = true;
-        long lastSeen = System.currentTimeMillis();
-
-        Job(ConsumerRecord<String, byte[]> record) {
-            this.record = record;
-        }
-
-        boolean is(ConsumerRecord<String, byte[]> r) {
-            return r.topic().equals(record.topic()) && r.partition() == record.partition() && r.offset() == record.offset();
-        }
-    }
-
     private final KafkaShareConsumer<String, byte[]> consumer;
     private final Properties kafka;
     private final String group;
     private final String topic;
-    private final Handler handler;
-    private final JobConsumer.Observer observer;
-    private final Duration drainTimeout;
-    private final Duration stallTimeout;
-    private final ExecutorService jobThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "attribution-job"));
-    private final Thread pollThread;
-    private volatile boolean running = true;
-    private volatile long drainUntilNanos;
-    private volatile boolean polled;
-    private volatile Throwable died;
-    /** Written by the poll thread only; read by close() to abandon the running job. */
-    private volatile Job job;
+    /** The running record as the latest poll returned it: what is acknowledged. */
+    private ConsumerRecord<String, byte[]> latest;
+    /** The latest poll returned the running record and it is not acknowledged since (no renewal on the way). */
+    private boolean held;
+    /** When a poll last returned the running record. */
+    private long lastSeen;
 
     /**
      * @param kafka client properties (bootstrap servers, security), also for the Admin client that
@@ -107,8 +76,9 @@ public final class ShareJobConsumer implements JobQueue {
      * @param drainTimeout on {@link #close()}, how long the running job may still take to finish
      * @param stallTimeout a job silent for longer (no checkpoint) is given up and this consumer dies
      */
-    ShareJobConsumer(Properties kafka, String group, String topic, Handler handler, JobConsumer.Observer observer,
+    ShareJobConsumer(Properties kafka, String group, String topic, Handler handler, Observer observer,
             Duration drainTimeout, Duration stallTimeout) {
+        super(handler, observer, drainTimeout, stallTimeout);
         Properties p = new Properties();
         p.putAll(kafka);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -121,11 +91,6 @@ public final class ShareJobConsumer implements JobQueue {
         this.kafka = kafka;
         this.group = group;
         this.topic = topic;
-        this.handler = handler;
-        this.observer = observer;
-        this.drainTimeout = drainTimeout;
-        this.stallTimeout = stallTimeout;
-        this.pollThread = new Thread(this::pollLoop, "attribution-poll");
     }
 
     /**
@@ -137,7 +102,7 @@ public final class ShareJobConsumer implements JobQueue {
     @Override
     public void start() {
         configureGroup();
-        pollThread.start();
+        super.start();
     }
 
     private void configureGroup() {
@@ -155,64 +120,45 @@ public final class ShareJobConsumer implements JobQueue {
         }
     }
 
-    /** True once the consumer has polled the broker successfully as a member of the share group, until close. */
     @Override
-    public boolean ready() {
-        return polled && running && died == null;
+    void subscribe() {
+        consumer.setAcknowledgementCommitCallback(this::acknowledged);
+        consumer.subscribe(List.of(topic));
     }
 
+    /** Ready once a poll as a member of the share group succeeded. */
     @Override
-    public boolean alive() {
-        return died == null;
-    }
-
-    private void pollLoop() {
-        try {
-            consumer.setAcknowledgementCommitCallback(this::acknowledged);
-            consumer.subscribe(List.of(topic));
-            while (running || (job != null && draining())) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(job == null ? IDLE_POLL : BUSY_POLL)) {
-                    take(r);
-                }
-                polled = true;
-                if (job != null) {
-                    settleOrRenew();
-                }
-            }
-        } catch (Throwable e) {
-            died = e;
-            LOG.error("the request consumer died; /health/live now answers 503", e);
-        } finally {
-            stopJob();
-            consumer.close();
+    void poll(boolean busy) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(busy ? BUSY_POLL : IDLE_POLL)) {
+            take(r);
         }
-    }
-
-    /** Closing, and the running job still has time to finish. */
-    private boolean draining() {
-        return System.nanoTime() < drainUntilNanos;
+        member = true;
     }
 
     private void take(ConsumerRecord<String, byte[]> r) {
-        if (job == null && running) {
+        Job running = job();
+        if (running == null && taking()) {
             if (!renewBeforeRun(r)) {
                 return;
             }
-            Job started = new Job(r);
             // renewed: it comes back with the next poll
-            started.held = false;
-            job = started;
-            observer.queueWait(Math.max(0, System.currentTimeMillis() - r.timestamp()));
-            jobThread.execute(() -> run(started));
-        } else if (job != null && job.is(r)) {
+            latest = r;
+            held = false;
+            lastSeen = System.currentTimeMillis();
+            startJob(r);
+        } else if (running != null && sameRecord(running.record, r)) {
             // returned again after a renewal: held once more
-            job.record = r;
-            job.held = true;
-            job.lastSeen = System.currentTimeMillis();
+            latest = r;
+            held = true;
+            lastSeen = System.currentTimeMillis();
         } else {
             LOG.warn("acquired {}-{}@{} while busy or closing: released", r.topic(), r.partition(), r.offset());
             consumer.acknowledge(r, AcknowledgeType.RELEASE);
         }
+    }
+
+    private static boolean sameRecord(ConsumerRecord<String, byte[]> a, ConsumerRecord<String, byte[]> b) {
+        return a.topic().equals(b.topic()) && a.partition() == b.partition() && a.offset() == b.offset();
     }
 
     /**
@@ -238,19 +184,6 @@ public final class ShareJobConsumer implements JobQueue {
         return true;
     }
 
-    private void run(Job started) {
-        Settlement settlement = Settlement.RETRY;
-        try {
-            settlement = handler.handle(started.record, started.signal);
-        } catch (RuntimeException e) {
-            LOG.error("job at {}-{}@{} could not be finished; it is released", started.record.topic(),
-                    started.record.partition(), started.record.offset(), e);
-        } finally {
-            // whatever was thrown (even an Error), the record must be settled
-            started.result.complete(settlement);
-        }
-    }
-
     /**
      * With the record held (returned by the latest poll), waits up to a third of the lock duration
      * for the job (while closing, no longer than the drain timeout): settles it when done, renews its
@@ -258,25 +191,20 @@ public final class ShareJobConsumer implements JobQueue {
      * lock duration, the delivery is lost (the broker hands the record to another worker) and the job
      * is abandoned.
      */
-    private void settleOrRenew() {
-        if (job.signal.silentFor(stallTimeout) && !job.result.isDone()) {
-            giveUpStalled();
-        }
+    @Override
+    void tend(Job job) {
         int lockMs = consumer.acquisitionLockTimeoutMs().orElse(DEFAULT_LOCK_MS);
-        if (!job.held) {
-            if (System.currentTimeMillis() - job.lastSeen > lockMs) {
-                LOG.warn("the acquisition lock of {}-{}@{} was lost; the job is abandoned", job.record.topic(),
-                        job.record.partition(), job.record.offset());
-                lose();
+        if (!held) {
+            if (System.currentTimeMillis() - lastSeen > lockMs) {
+                LOG.warn("the acquisition lock of {} was lost; the job is abandoned", job.source());
+                abandon(job);
             }
             return;
         }
-        long waitMs = running ? lockMs / 3
-                : Math.min(lockMs / 3, TimeUnit.NANOSECONDS.toMillis(Math.max(0, drainUntilNanos - System.nanoTime())));
-        Optional<Settlement> settlement = await(job.result, waitMs);
+        Optional<Settlement> settlement = ended(job, taking() ? lockMs / 3 : Math.min(lockMs / 3, drainLeftMillis()));
         if (settlement.isPresent()) {
             settle(settlement.get());
-        } else if (running || draining()) {
+        } else if (taking() || draining()) {
             renew();
         }
     }
@@ -288,9 +216,9 @@ public final class ShareJobConsumer implements JobQueue {
      * a delivery against it). The renewed record comes back with the next poll.
      */
     private void renew() {
-        ConsumerRecord<String, byte[]> record = job.record;
+        ConsumerRecord<String, byte[]> record = latest;
         consumer.acknowledge(record, AcknowledgeType.RENEW);
-        job.held = false;
+        held = false;
         try {
             // a refused renewal reaches acknowledged(), which abandons the job
             consumer.commitSync(COMMIT);
@@ -300,14 +228,14 @@ public final class ShareJobConsumer implements JobQueue {
         }
     }
 
+    /** ACCEPT after {@code completed}, REJECT after {@code failed}, RELEASE when the job did not end here. */
     private void settle(Settlement settlement) {
-        ConsumerRecord<String, byte[]> record = job.record;
+        ConsumerRecord<String, byte[]> record = latest;
         consumer.acknowledge(record, switch (settlement) {
             case COMPLETED -> AcknowledgeType.ACCEPT;
             case FAILED -> AcknowledgeType.REJECT;
             case RETRY -> AcknowledgeType.RELEASE;
         });
-        job = null;
         try {
             for (Map.Entry<TopicIdPartition, Optional<KafkaException>> e : consumer.commitSync(COMMIT).entrySet()) {
                 e.getValue().ifPresent(error -> warnUnsettled(settlement, record, error));
@@ -323,93 +251,44 @@ public final class ShareJobConsumer implements JobQueue {
                 record.offset(), settlement, error.getMessage());
     }
 
-    /** On the poll thread, from poll() or commitSync(): a failed renewal ends this delivery. */
+    /** On the poll thread, from poll() or commitSync(): a failed renewal ends this delivery (the job is abandoned). */
     private void acknowledged(Map<TopicIdPartition, Set<Long>> offsets, Exception error) {
-        if (error == null || job == null) {
+        Job running = job();
+        if (error == null || running == null) {
             return;
         }
         for (Map.Entry<TopicIdPartition, Set<Long>> e : offsets.entrySet()) {
-            if (e.getKey().topic().equals(job.record.topic()) && e.getKey().partition() == job.record.partition()
-                    && e.getValue().contains(job.record.offset())) {
-                LOG.warn("renewing {}-{}@{} failed ({}); the job is abandoned", job.record.topic(),
-                        job.record.partition(), job.record.offset(), error.getMessage());
-                lose();
+            if (e.getKey().topic().equals(running.record.topic()) && e.getKey().partition() == running.record.partition()
+                    && e.getValue().contains(running.record.offset())) {
+                LOG.warn("renewing {} failed ({}); the job is abandoned", running.source(), error.getMessage());
+                abandon(running);
                 return;
             }
         }
     }
 
-    /**
-     * The job's thread hangs: release its record at once (it runs again elsewhere, a delivery
-     * counted against it) and end the poll loop, so that the worker reports it is not live.
-     */
-    private void giveUpStalled() {
-        job.signal.abandon();
-        ConsumerRecord<String, byte[]> record = job.record;
-        if (job.held) {
+    /** Released at once (it runs again elsewhere, a delivery counted against it), unless a renewal is on the way. */
+    @Override
+    void giveBack(Job job) {
+        if (held) {
             settle(Settlement.RETRY);
         }
-        job = null;
-        throw new JobSignal.Stalled(record.topic() + "-" + record.partition() + "@" + record.offset(), stallTimeout);
-    }
-
-    /** The delivery ended without us: stop the job, publish nothing more, acknowledge nothing. */
-    private void lose() {
-        job.signal.abandon();
-        awaitEnd(job);
-        job = null;
     }
 
     /**
-     * The poll loop ended: abandon the running job and, when this consumer still holds its record,
-     * settle it as the job ended: RELEASE when it stopped unfinished, ACCEPT or REJECT when it ended
-     * in the meantime (otherwise closing the consumer releases it, and failing that its lock times out).
+     * Settles the record as the job ended, when this consumer still holds it: RELEASE when it
+     * stopped unfinished, ACCEPT or REJECT when it ended in the meantime (otherwise closing the
+     * consumer releases it, and failing that its lock times out).
      */
-    private void stopJob() {
-        jobThread.shutdown();
-        if (job == null) {
-            return;
-        }
-        job.signal.abandon();
-        Settlement settlement = awaitEnd(job);
-        if (job.held) {
-            ConsumerRecord<String, byte[]> record = job.record;
-            try {
-                settle(settlement);
-            } catch (RuntimeException e) {
-                LOG.warn("could not settle {}-{}@{}: {}", record.topic(), record.partition(), record.offset(),
-                        e.getMessage());
-            }
-        }
-        job = null;
-    }
-
-    private static Settlement awaitEnd(Job job) {
-        // the job stops at its next checkpoint; the model must not be closed under it
-        return await(job.result, TimeUnit.MINUTES.toMillis(5)).orElse(Settlement.RETRY);
-    }
-
-    private static Optional<Settlement> await(CompletableFuture<Settlement> result, long millis) {
-        try {
-            return Optional.of(result.get(millis, TimeUnit.MILLISECONDS));
-        } catch (TimeoutException e) {
-            return Optional.empty();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Optional.empty();
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
+    @Override
+    void stopped(Job job, Settlement ended) {
+        if (job != null && held) {
+            settle(ended);
         }
     }
 
     @Override
-    public void close() {
-        drainUntilNanos = System.nanoTime() + drainTimeout.toNanos();
-        running = false;
-        try {
-            pollThread.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    void closeConsumer() {
+        consumer.close();
     }
 }

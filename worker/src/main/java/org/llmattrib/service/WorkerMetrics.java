@@ -8,9 +8,10 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.llmattrib.llama.ForwardBatcher;
+import org.llmattrib.protocol.ErrorCode;
 
 /** The worker's own meters, next to Vert.x's, in the Prometheus registry. */
-public final class WorkerMetrics implements JobConsumer.Observer {
+public final class WorkerMetrics implements QueueLoop.Observer {
     private final MeterRegistry registry;
     private final Timer jobSeconds;
     private final Timer queueWait;
@@ -51,9 +52,10 @@ public final class WorkerMetrics implements JobConsumer.Observer {
         running.decrementAndGet();
     }
 
-    /** One finished job (a running one, or one answered without running); code is the failure code or "none". */
-    public void job(JobRunner.Status outcome, String code, Duration duration, int targetTokens) {
-        Counter.builder("attribution.jobs").tag("outcome", outcome.tag()).tag("code", code).register(registry).increment();
+    /** One finished job (a running one, or one answered without running); code is the failure code, or null (tag "none"). */
+    public void job(JobRunner.Status outcome, ErrorCode code, Duration duration, int targetTokens) {
+        Counter.builder("attribution.jobs").tag("outcome", outcome.tag()).tag("code", code == null ? "none" : code.wire())
+                .register(registry).increment();
         jobSeconds.record(duration);
         tokens.increment(targetTokens);
         if (targetTokens > 0 && !duration.isZero()) {

@@ -60,7 +60,7 @@ class AttributionAxiomsTest {
         try (NDManager m = llama.model().manager().newSubManager()) {
             out[TARGET.length] = new PerturbationRunner(new PerturbedScorer(new ForwardBatcher(llama.model()), 16, new Work(llama.model()),
                     () -> {})).run(features, TARGET, method, trials, quantity, new Random(1), m,
-                    t -> out[t.index()] = t.attr());
+                    (t, logProb, attr) -> out[t] = attr);
         }
         return out;
     }
@@ -201,11 +201,11 @@ class AttributionAxiomsTest {
         }
     }
 
-    private static List<LayerGradientEngine.TokenAttribution> gradients(List<List<String>> groups, GradientMethod method) {
+    private static List<LayerGradientEngine.PositionAttribution> gradients(List<List<String>> groups, GradientMethod method) {
         return gradients(groups, method, LOG_PROB);
     }
 
-    private static List<LayerGradientEngine.TokenAttribution> gradients(List<List<String>> groups, GradientMethod method,
+    private static List<LayerGradientEngine.PositionAttribution> gradients(List<List<String>> groups, GradientMethod method,
             Quantity quantity) {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
         LlamaTokenizer tok = llama.requireTokenizer();
@@ -214,7 +214,7 @@ class AttributionAxiomsTest {
         TokenFeatures features = new TokenFeatures(prompt, promptTokens.tokens(), Set.of(128000L), 0);
         long[] baseline = features.render(new boolean[features.featureCount()], null);
         long[] target = tok.encodePlain(" He likes golf").ids();
-        List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
+        List<LayerGradientEngine.PositionAttribution> out = new ArrayList<>();
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baseline, target,
                     groups, method, quantity, 40, 0, m, out::add);
@@ -226,7 +226,7 @@ class AttributionAxiomsTest {
     void independentIntegratedGradientsAreCompleteForEveryLayerOfTheSeedSet() {
         List<String> layers = llama3Layers();
         List<List<String>> groups = layers.stream().map(List::of).toList();
-        for (LayerGradientEngine.TokenAttribution token : gradients(groups,
+        for (LayerGradientEngine.PositionAttribution token : gradients(groups,
                 new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50))) {
             for (String layer : layers) {
                 JobListener.IgCheck check = token.checks().get(layer);
@@ -242,13 +242,13 @@ class AttributionAxiomsTest {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
         long[] contrast = llama.requireTokenizer().encodePlain(" She hates tennis").ids();
         List<String> layers = List.of("model.embed_tokens", "model.layers.0.mlp");
-        List<LayerGradientEngine.TokenAttribution> plain = gradients(List.of(List.of("model.embed_tokens")),
+        List<LayerGradientEngine.PositionAttribution> plain = gradients(List.of(List.of("model.embed_tokens")),
                 new LayerGradientXActivation());
         for (Quantity q : List.of(new Quantity.Contrast(contrast), new Quantity.Contrast(new long[] {contrast[2]}))) {
-            List<LayerGradientEngine.TokenAttribution> contrastive = gradients(layers.stream().map(List::of).toList(),
+            List<LayerGradientEngine.PositionAttribution> contrastive = gradients(layers.stream().map(List::of).toList(),
                     new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), q);
-            for (LayerGradientEngine.TokenAttribution token : contrastive) {
-                LayerGradientEngine.TokenAttribution same = plain.get(token.index());
+            for (LayerGradientEngine.PositionAttribution token : contrastive) {
+                LayerGradientEngine.PositionAttribution same = plain.get(token.index());
                 assertThat(token.logProb()).isCloseTo(same.fInput(), within(1e-5));
                 assertThat(token.fInput()).as("log p(t) - log p(c) is not log p(t)").isNotCloseTo(token.logProb(), within(1e-3));
                 for (String layer : layers) {
@@ -289,10 +289,10 @@ class AttributionAxiomsTest {
     void autoStepsDoubleUntilEveryPathIsWithinToleranceAndEqualTheFixedStepsTheyReport() {
         List<List<String>> groups = List.of(List.of("model.embed_tokens"), List.of("model.layers.0.mlp"));
         double tolerance = 0.002;
-        List<LayerGradientEngine.TokenAttribution> auto = gradients(groups,
+        List<LayerGradientEngine.PositionAttribution> auto = gradients(groups,
                 new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 4, tolerance, 512));
-        java.util.Map<Integer, List<LayerGradientEngine.TokenAttribution>> fixed = new java.util.HashMap<>();
-        for (LayerGradientEngine.TokenAttribution token : auto) {
+        java.util.Map<Integer, List<LayerGradientEngine.PositionAttribution>> fixed = new java.util.HashMap<>();
+        for (LayerGradientEngine.PositionAttribution token : auto) {
             int steps = token.checks().values().iterator().next().steps();
             assertThat(Integer.bitCount(steps)).as("a doubling of 4").isEqualTo(1);
             assertThat(steps).isBetween(4, 512);
@@ -304,7 +304,7 @@ class AttributionAxiomsTest {
                 }
             }
             // the reported attribution is exactly the fixed-step one with that many steps
-            LayerGradientEngine.TokenAttribution same = fixed.computeIfAbsent(steps, n -> gradients(groups,
+            LayerGradientEngine.PositionAttribution same = fixed.computeIfAbsent(steps, n -> gradients(groups,
                     new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, n))).get(token.index());
             for (String layer : List.of("model.embed_tokens", "model.layers.0.mlp")) {
                 assertThat(token.positionSums().get(layer)).containsExactly(same.positionSums().get(layer), within(1e-9));
@@ -314,9 +314,9 @@ class AttributionAxiomsTest {
 
     @Test
     void jointIntegratedGradientsAreCompleteOnlySummedOverLayers() {
-        List<LayerGradientEngine.TokenAttribution> tokens = gradients(List.of(llama3Layers()),
+        List<LayerGradientEngine.PositionAttribution> tokens = gradients(List.of(llama3Layers()),
                 new LayerIntegratedGradients(IntegrationRule.RIEMANN_TRAPEZOID, 64));
-        for (LayerGradientEngine.TokenAttribution token : tokens) {
+        for (LayerGradientEngine.PositionAttribution token : tokens) {
             JobListener.IgCheck check = token.checks().get("joint");
             assertThat(Math.abs(check.delta())).isLessThan(0.01 * Math.abs(check.fInput() - check.fBaseline()) + 1e-6);
         }
@@ -324,7 +324,7 @@ class AttributionAxiomsTest {
 
     @Test
     void gradientTimesActivationIsActivationTimesGradient() {
-        List<LayerGradientEngine.TokenAttribution> tokens = gradients(List.of(List.of("model.embed_tokens")),
+        List<LayerGradientEngine.PositionAttribution> tokens = gradients(List.of(List.of("model.embed_tokens")),
                 new LayerGradientXActivation());
         assertThat(tokens).isNotEmpty();
         assertThat(tokens.get(0).checks()).isEmpty();
@@ -336,9 +336,9 @@ class AttributionAxiomsTest {
     void theSameGradientJobTwiceGivesBitIdenticalNumbers() {
         // batches of 8 rows over 20-step paths: most batches mix two layers' paths
         List<List<String>> groups = llama3Layers().stream().map(List::of).toList();
-        List<LayerGradientEngine.TokenAttribution> first = gradientsInBatches(groups, 8);
+        List<LayerGradientEngine.PositionAttribution> first = gradientsInBatches(groups, 8);
         for (int run = 0; run < 3; run++) {
-            List<LayerGradientEngine.TokenAttribution> again = gradientsInBatches(groups, 8);
+            List<LayerGradientEngine.PositionAttribution> again = gradientsInBatches(groups, 8);
             for (int t = 0; t < first.size(); t++) {
                 for (String layer : first.get(t).positionSums().keySet()) {
                     assertThat(again.get(t).positionSums().get(layer)).as("run %d token %d %s", run, t, layer)
@@ -348,13 +348,13 @@ class AttributionAxiomsTest {
         }
     }
 
-    private static List<LayerGradientEngine.TokenAttribution> gradientsInBatches(List<List<String>> groups, int rows) {
+    private static List<LayerGradientEngine.PositionAttribution> gradientsInBatches(List<List<String>> groups, int rows) {
         Llama llama = TestModels.tinyLlama3(DataType.FLOAT32);
         LlamaTokenizer tok = llama.requireTokenizer();
         long[] prompt = tok.encodePrompt("Dave lives in Palm Coast, FL and is a lawyer.").ids();
         TokenFeatures features = new TokenFeatures(prompt, tok.encodePrompt("Dave lives in Palm Coast, FL and is a lawyer.")
                 .tokens(), Set.of(128000L), 0);
-        List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
+        List<LayerGradientEngine.PositionAttribution> out = new ArrayList<>();
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt,
                     features.render(new boolean[features.featureCount()], null), tok.encodePlain(" He likes").ids(),

@@ -50,10 +50,10 @@ class Bfloat16FidelityTest {
     @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
     void integratedGradientsStayCloseAndComplete(String name) {
         JsonNode golden = TestModels.expected().path(name).path("attribution");
-        List<LayerGradientEngine.TokenAttribution> f32 = GoldenAttributionTest.integratedGradients(
+        List<LayerGradientEngine.PositionAttribution> f32 = GoldenAttributionTest.integratedGradients(
                 TestModels.goldenModel(name, DataType.FLOAT32), golden);
         Llama bf16Model = TestModels.goldenModel(name, DataType.BFLOAT16);
-        List<LayerGradientEngine.TokenAttribution> bf16 = GoldenAttributionTest.integratedGradients(bf16Model, golden);
+        List<LayerGradientEngine.PositionAttribution> bf16 = GoldenAttributionTest.integratedGradients(bf16Model, golden);
         for (String layer : f32.get(0).positionSums().keySet()) {
             double[][] want = new double[f32.size()][];
             double[][] got = new double[f32.size()][];

@@ -61,7 +61,7 @@ class GoldenAttributionTest {
         try (NDManager m = llama.model().manager().newSubManager()) {
             new PerturbationRunner(new PerturbedScorer(new ForwardBatcher(llama.model()), batchRows, work, () -> {}))
                     .run(features(prompt, golden.path("baseline_token_id").asLong(), skip), target, method, 1, quantity,
-                            new Random(0), m, token -> out[token.index()] = token.attr());
+                            new Random(0), m, (t, logProb, attr) -> out[t] = attr);
         }
         return out;
     }
@@ -172,13 +172,13 @@ class GoldenAttributionTest {
     @ValueSource(strings = {"tiny-llama-tied", "tiny-llama-sharded"})
     void integratedGradientsEndpointsAndCompletenessPerLayer(String name) {
         JsonNode golden = TestModels.expected().path(name).path("attribution");
-        List<LayerGradientEngine.TokenAttribution> results = integratedGradients(
+        List<LayerGradientEngine.PositionAttribution> results = integratedGradients(
                 TestModels.goldenModel(name, DataType.FLOAT32), golden);
         assertThat(results).hasSize(golden.path("target_ids").size());
         JsonNode endpoints = golden.path("integrated_gradients_endpoints");
         for (Iterator<Map.Entry<String, JsonNode>> it = endpoints.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> layer = it.next();
-            for (LayerGradientEngine.TokenAttribution r : results) {
+            for (LayerGradientEngine.PositionAttribution r : results) {
                 JobListener.IgCheck check = r.checks().get(layer.getKey());
                 double fIn = layer.getValue().path("f_input").get(r.index()).asDouble();
                 double fBase = layer.getValue().path("f_baseline").get(r.index()).asDouble();
@@ -191,14 +191,14 @@ class GoldenAttributionTest {
     }
 
     /** Layer IG (Gauss-Legendre, 50 steps) of each golden endpoint layer on its own path, per target token. */
-    static List<LayerGradientEngine.TokenAttribution> integratedGradients(Llama llama, JsonNode golden) {
+    static List<LayerGradientEngine.PositionAttribution> integratedGradients(Llama llama, JsonNode golden) {
         long[] prompt = TestModels.ids(golden.path("prompt_ids"));
         long[] target = TestModels.ids(golden.path("target_ids"));
         long[] baselinePrompt = features(prompt, 0).render(new boolean[prompt.length - 1], null);
         List<List<String>> groups = new ArrayList<>();
         golden.path("integrated_gradients_endpoints").fieldNames()
                 .forEachRemaining(layer -> groups.add(List.of(layer)));
-        List<LayerGradientEngine.TokenAttribution> results = new ArrayList<>();
+        List<LayerGradientEngine.PositionAttribution> results = new ArrayList<>();
         try (NDManager m = llama.model().manager().newSubManager()) {
             new LayerGradientEngine(llama.model(), new Work(llama.model()), () -> {}).run(prompt, baselinePrompt,
                     target, groups, new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 50), LOG_PROB, 64, 0,

@@ -18,6 +18,7 @@ import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionRequest;
+import org.llmattrib.protocol.ErrorCode;
 import org.llmattrib.protocol.MethodSpec;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
@@ -55,7 +56,7 @@ class LimitsTest {
     private static void assertRefusedFast(String json, String field, String... messageParts) {
         long start = System.nanoTime();
         assertThatThrownBy(() -> plan(json, Limits.cpu())).isInstanceOfSatisfying(RequestException.class, e -> {
-            assertThat(e.code()).isEqualTo("limit_exceeded");
+            assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
             assertThat(e.field()).isEqualTo(field);
             assertThat(e.getMessage()).contains(messageParts);
         });
@@ -95,7 +96,7 @@ class LimitsTest {
         Limits gigaflop = new Limits(4096, 512, 1000, 1000, 100, 128, 12, 256, 1 << 20, 1e9, 8);
         assertThatThrownBy(() -> plan(request(TOKENS, "\"target\": \" golf\", \"method\": {\"name\":"
                 + " \"layer_integrated_gradients\"}"), gigaflop)).isInstanceOfSatisfying(RequestException.class, e -> {
-                    assertThat(e.code()).isEqualTo("limit_exceeded");
+                    assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
                     assertThat(e.field()).isEqualTo("method");
                     assertThat(e.getMessage()).contains("1 layer paths x 50 samples x 1 target tokens",
                             "exceeds this worker's limit 1.0e9 (--max-job-flops)");
@@ -108,7 +109,7 @@ class LimitsTest {
         String padded = request("{\"type\": \"tokens\", \"text\": \"Dave lives in Palm Coast" + " ".repeat(2000) + "\"}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}");
         assertThatThrownBy(() -> plan(padded, small)).isInstanceOfSatisfying(RequestException.class, e -> {
-            assertThat(e.code()).isEqualTo("limit_exceeded");
+            assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
             assertThat(e.field()).isNull();
             assertThat(e.getMessage()).contains("2000", "--max-request-bytes");
         });
@@ -149,7 +150,7 @@ class LimitsTest {
         for (Limits limits : List.of(Limits.cpu(), Limits.gpu())) {
             assertThatThrownBy(() -> new RequestPlanner(tiny, limits).plan(unchecked, 300))
                     .isInstanceOfSatisfying(RequestException.class, e -> {
-                        assertThat(e.code()).isEqualTo("limit_exceeded");
+                        assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
                         assertThat(e.field()).isEqualTo("method.n_steps");
                         assertThat(e.getMessage()).contains("1000000000");
                     });
@@ -167,7 +168,7 @@ class LimitsTest {
         assertThat(cost.flops()).isBetween(1e15, 1e17);
         for (Limits limits : List.of(Limits.cpu(), Limits.gpu())) {
             assertThatThrownBy(() -> limits.checkCost(cost)).isInstanceOfSatisfying(RequestException.class, e -> {
-                assertThat(e.code()).isEqualTo("limit_exceeded");
+                assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
                 assertThat(e.field()).isEqualTo("method");
                 assertThat(e.getMessage()).matches("estimated 1\\.5e16 FLOPs \\(65 layer paths x 2000 samples x 2"
                         + " target tokens.*\\) exceeds this worker's limit 1\\.0e1[46] \\(--max-job-flops\\)");
@@ -193,7 +194,7 @@ class LimitsTest {
         // a bfloat16 model's keys and values take 2 bytes
         assertThat(CostEstimate.of(ONE_B, DataType.BFLOAT16, lime).kvCacheBytes()).isEqualTo(cost.kvCacheBytes() / 2);
         assertThatThrownBy(() -> Limits.gpu().checkCost(cost)).isInstanceOfSatisfying(RequestException.class, e -> {
-            assertThat(e.code()).isEqualTo("limit_exceeded");
+            assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
             assertThat(e.field()).isEqualTo("method");
             assertThat(e.getMessage()).isEqualTo("estimated 158.1 GiB of KV caches (5001 perturbed prompts of 6 tokens"
                     + " x 512 target tokens) exceeds this worker's limit of 64 GiB (--max-kv-cache-gib)");

@@ -29,7 +29,7 @@ class RequestPlannerTest {
 
     private static void assertRefused(String json, String code, String field, String messagePart) {
         assertThatThrownBy(() -> plan(json)).isInstanceOfSatisfying(RequestException.class, e -> {
-            assertThat(e.code()).isEqualTo(code);
+            assertThat(e.code().wire()).isEqualTo(code);
             assertThat(e.field()).isEqualTo(field);
             assertThat(e.getMessage()).contains(messagePart);
         });

@@ -44,11 +44,12 @@ import org.llmattrib.llama.Taps;
 public final class LayerGradientEngine {
 
     /**
-     * Per target token t, per layer: the attribution of every position 0..prompt+t-1 summed over the
-     * hidden dimension, its L2 norm, the unreduced [positions x hidden] tensor (alive only during
-     * {@link Listener#onToken}), and per group the check {f_input, f_baseline, delta}.
+     * Per target token t, per layer, by position (the engine groups positions into features and
+     * reports a {@link JobListener.TokenResult}): the attribution of every position 0..prompt+t-1
+     * summed over the hidden dimension, its L2 norm, the unreduced [positions x hidden] tensor
+     * (alive only during {@link Listener#onToken}), and per group the check {f_input, f_baseline, delta}.
      */
-    public record TokenAttribution(
+    public record PositionAttribution(
             int index,
             double logProb,
             double fInput,
@@ -58,7 +59,7 @@ public final class LayerGradientEngine {
             Map<String, JobListener.IgCheck> checks) {}
 
     public interface Listener {
-        void onToken(TokenAttribution result);
+        void onToken(PositionAttribution result);
     }
 
     private final LlamaModel model;
@@ -182,23 +183,26 @@ public final class LayerGradientEngine {
                 int upTo = prompt.length + t;
                 // a method with steps by accuracy integrates again with finer samples until its checks pass
                 for (List<GradientMethod.PathSample> samples = firstSamples; samples != null; ) {
-                    Map<String, NDArray> acc = new LinkedHashMap<>();
-                    for (String layer : layers) {
-                        acc.put(layer, m.zeros(end.get(layer).get(":, 0:{}", upTo).getShape(), model.wideType()));
+                    // the token's sums and everything read from them (the unreduced tensors too) end with it
+                    try (NDManager token = m.newSubManager()) {
+                        Map<String, NDArray> acc = new LinkedHashMap<>();
+                        for (String layer : layers) {
+                            acc.put(layer, token.zeros(end.get(layer).get(token, new NDIndex(":, 0:{}", upTo))
+                                    .getShape(), model.wideType()));
+                        }
+                        for (Batch batch : batches(ordered, samples.size(), batchRows, model.config())) {
+                            checkpoint.run();
+                            pathBatch(token, ids, t, upTo, target[t], ordered, samples, batch,
+                                    streams.get(batch.startLayer()), start, end, quantity, random, acc);
+                        }
+                        PositionAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
+                                samples.size(), acc);
+                        List<GradientMethod.PathSample> finer = method.refine(samples, result.checks().values());
+                        if (finer == null) {
+                            listener.onToken(result);
+                        }
+                        samples = finer;
                     }
-                    for (Batch batch : batches(ordered, samples.size(), batchRows, model.config())) {
-                        checkpoint.run();
-                        pathBatch(m, ids, t, upTo, target[t], ordered, samples, batch, streams.get(batch.startLayer()),
-                                start, end, quantity, random, acc);
-                    }
-                    TokenAttribution result = tokenResult(t, upTo, logProbs[t], fInput[t], fBaseline, groups,
-                            samples.size(), acc);
-                    List<GradientMethod.PathSample> finer = method.refine(samples, result.checks().values());
-                    if (finer == null) {
-                        listener.onToken(result);
-                    }
-                    acc.values().forEach(NDArray::close);
-                    samples = finer;
                 }
             }
         }
@@ -331,7 +335,7 @@ public final class LayerGradientEngine {
         }
     }
 
-    private TokenAttribution tokenResult(int t, int upTo, double logProb, double fInput, double[][] fBaseline,
+    private PositionAttribution tokenResult(int t, int upTo, double logProb, double fInput, double[][] fBaseline,
             List<List<String>> groups, int steps, Map<String, NDArray> acc) {
         Map<String, double[]> sums = new LinkedHashMap<>();
         Map<String, double[]> norms = new LinkedHashMap<>();
@@ -358,7 +362,7 @@ public final class LayerGradientEngine {
                 checks.put(label, new JobListener.IgCheck(fInput, fBaseline[g][t], delta, steps));
             }
         }
-        return new TokenAttribution(t, logProb, fInput, sums, norms, unreduced, checks);
+        return new PositionAttribution(t, logProb, fInput, sums, norms, unreduced, checks);
     }
 
     /** A replaced block of one layer's output: the differentiable leaf and the (end - start) it multiplies. */

@@ -14,11 +14,9 @@ import org.llmattrib.attribution.input.PromptFeatures;
  */
 public final class PerturbationRunner {
 
-    /** Attributions per reported value for target token {@code index}; logProb is log p under the full prompt. */
-    public record TokenAttribution(int index, double logProb, double[] attr) {}
-
     public interface Listener {
-        void onToken(TokenAttribution token);
+        /** Attributions per reported value for target token {@code index}; logProb is log p under the full prompt. */
+        void onToken(int index, double logProb, double[] attr);
     }
 
     private final PerturbedScorer scorer;
@@ -47,7 +45,7 @@ public final class PerturbationRunner {
             for (int i = 0; i < values.length; i++) {
                 sequence[i] = quantity.combine(sequence[i], values[i]);
             }
-            listener.onToken(new TokenAttribution(t, logProbs[0], features.toValues(average(plans, values, n))));
+            listener.onToken(t, logProbs[0], features.toValues(average(plans, values, n)));
         });
         return features.toValues(average(plans, sequence, n));
     }

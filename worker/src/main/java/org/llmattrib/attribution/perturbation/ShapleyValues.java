@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.llmattrib.attribution.RequestException;
+import org.llmattrib.protocol.ErrorCode;
 
 /**
  * Exact Shapley values over all 2^n coalitions:
@@ -19,7 +20,7 @@ public final class ShapleyValues implements PerturbationMethod {
     @Override
     public void check(int n) {
         if (n > maxFeatures) {
-            throw new RequestException("too_many_features", "method.max_features", "exact Shapley values need 2^"
+            throw new RequestException(ErrorCode.TOO_MANY_FEATURES, "method.max_features", "exact Shapley values need 2^"
                     + n + " forwards for " + n + " features, above method.max_features = " + maxFeatures
                     + "; group features with a mask, raise max_features, or use shapley_value_sampling");
         }

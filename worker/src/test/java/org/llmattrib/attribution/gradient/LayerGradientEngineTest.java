@@ -74,8 +74,8 @@ class LayerGradientEngineTest {
                 List.of(TAPS.subList(0, 3)))) {
             Work fromTap = new Work(MODEL);
             Work full = new Work(MODEL);
-            List<LayerGradientEngine.TokenAttribution> expected = attributions(groups, true, full);
-            List<LayerGradientEngine.TokenAttribution> actual = attributions(groups, false, fromTap);
+            List<LayerGradientEngine.PositionAttribution> expected = attributions(groups, true, full);
+            List<LayerGradientEngine.PositionAttribution> actual = attributions(groups, false, fromTap);
             assertThat(actual).hasSameSizeAs(expected);
             for (int t = 0; t < expected.size(); t++) {
                 for (String tap : groups.stream().flatMap(List::stream).toList()) {
@@ -102,9 +102,21 @@ class LayerGradientEngineTest {
         }
     }
 
-    private static List<LayerGradientEngine.TokenAttribution> attributions(List<List<String>> groups, boolean fullDepth,
+    @Test
+    void aTargetTokensArraysAreFreedOnceItIsReportedSoAJobsMemoryDoesNotGrowWithItsTarget() {
+        long[] target = {12, 290, 3, 40, 41, 42};
+        List<Integer> arraysAtEachToken = new ArrayList<>();
+        try (NDManager m = MODEL.manager().newSubManager()) {
+            new LayerGradientEngine(MODEL, new Work(MODEL), () -> {}).run(PROMPT, BASELINE, target,
+                    TAPS.stream().map(List::of).toList(), new LayerIntegratedGradients(IntegrationRule.GAUSS_LEGENDRE, 4),
+                    new Quantity.LogProb(), 8, 0, m, token -> arraysAtEachToken.add(m.getManagedArrays().size()));
+        }
+        assertThat(arraysAtEachToken).hasSize(target.length).allMatch(n -> n.equals(arraysAtEachToken.get(0)));
+    }
+
+    private static List<LayerGradientEngine.PositionAttribution> attributions(List<List<String>> groups, boolean fullDepth,
             Work work) {
-        List<LayerGradientEngine.TokenAttribution> out = new ArrayList<>();
+        List<LayerGradientEngine.PositionAttribution> out = new ArrayList<>();
         try (NDManager m = MODEL.manager().newSubManager()) {
             // 7 rows a batch over 6-step paths: batches split groups and mix start layers
             new LayerGradientEngine(MODEL, work, () -> {}, fullDepth).run(PROMPT, BASELINE, TARGET, groups,
