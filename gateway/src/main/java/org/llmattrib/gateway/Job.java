@@ -6,9 +6,11 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.ErrorCode;
 import org.llmattrib.protocol.AttributionEvent.IgCheck;
 
 /**
@@ -77,7 +79,7 @@ final class Job {
             return JobStatus.COMPLETED;
         }
         if (failed != null) {
-            return "cancelled".equals(failed.code()) ? JobStatus.CANCELLED : JobStatus.FAILED;
+            return failed.errorCode().equals(Optional.of(ErrorCode.CANCELLED)) ? JobStatus.CANCELLED : JobStatus.FAILED;
         }
         return accepted != null ? JobStatus.RUNNING : JobStatus.QUEUED;
     }

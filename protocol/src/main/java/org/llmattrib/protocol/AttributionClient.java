@@ -10,6 +10,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.Spliterator;
@@ -253,7 +254,7 @@ public final class AttributionClient implements AutoCloseable {
 
     /** A failed event that refuses another request with the job's id: no part of the job's own runs. */
     private static boolean refusesAnotherRequest(AttributionEvent event) {
-        return event instanceof AttributionEvent.Failed f && "duplicate_job_id".equals(f.code());
+        return event instanceof AttributionEvent.Failed f && f.errorCode().equals(Optional.of(ErrorCode.DUPLICATE_JOB_ID));
     }
 
     /** One job's events from a consumer of its own, deduplicated on seq; closes the consumer at the end. */
