@@ -23,14 +23,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.llmattrib.attribution.Limits;
 import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
-import org.llmattrib.service.AttributionWorker;
-import org.llmattrib.service.EmbeddedKafka;
-import org.llmattrib.service.QueueMode;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
@@ -57,8 +53,7 @@ class DashboardBrowserTest {
     /** A laptop's browser window: the page fits it without scrolling sideways. */
     static final int LAPTOP_WIDTH = 1400;
 
-    static EmbeddedKafka kafka;
-    static AttributionWorker worker;
+    static LocalStack stack;
     static Gateway gateway;
 
     @BeforeAll
@@ -66,21 +61,14 @@ class DashboardBrowserTest {
         Assumptions.assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "SKIPPED: the browser test needs Debian's chromium and chromium-driver "
                         + "(apt-get install -y chromium chromium-driver; .ci/run installs them)");
-        kafka = EmbeddedKafka.start(0, Map.of());
-        kafka.createServiceTopics(3);
-        worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", "browser-workers", null, 0, null, Limits.cpu(), Map.of(),
-                QueueMode.SHARE, 3));
-        gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()));
-        assertThat(gateway.awaitReady(Duration.ofSeconds(30))).isTrue();
+        stack = LocalStack.start("browser-workers");
+        gateway = stack.gateway();
     }
 
     @AfterAll
     static void stop() {
-        if (gateway != null) {
-            gateway.close();
-            worker.close();
-            kafka.close();
+        if (stack != null) {
+            stack.close();
         }
     }
 
@@ -354,7 +342,7 @@ class DashboardBrowserTest {
 
     /** The job's events, read from Kafka with the Java client: independent of the gateway. */
     static List<AttributionEvent> streamed(String jobId) {
-        try (AttributionClient client = new AttributionClient(kafka.bootstrapServers());
+        try (AttributionClient client = new AttributionClient(stack.bootstrapServers());
                 var events = client.events(jobId, Duration.ofSeconds(60))) {
             return events.toList();
         }

@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -22,14 +21,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.llmattrib.attribution.Limits;
-import org.llmattrib.llama.TestModels;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
-import org.llmattrib.service.AttributionWorker;
-import org.llmattrib.service.EmbeddedKafka;
-import org.llmattrib.service.QueueMode;
 
 /**
  * docs/python/attrib_client.py, the Python client example, run with the machine's python3 against
@@ -40,8 +34,7 @@ class PythonClientTest {
     static final Path CLIENT = Path.of("..", "docs", "python", "attrib_client.py");
 
     static Path python;
-    static EmbeddedKafka kafka;
-    static AttributionWorker worker;
+    static LocalStack stack;
     static Gateway gateway;
 
     @BeforeAll
@@ -49,21 +42,14 @@ class PythonClientTest {
         python = python().orElse(null);
         Assumptions.assumeTrue(python != null, "SKIPPED: the Python client example needs python3 "
                 + "(apt-get install -y python3 python3-matplotlib; .ci/run installs them)");
-        kafka = EmbeddedKafka.start(0, Map.of());
-        kafka.createServiceTopics(3);
-        worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                TestModels.tinyLlama3Dir(), "cpu", "python-workers", null, 0, null, Limits.cpu(), Map.of(),
-                QueueMode.SHARE, 1));
-        gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()));
-        assertThat(gateway.awaitReady(Duration.ofSeconds(30))).isTrue();
+        stack = LocalStack.start("python-workers");
+        gateway = stack.gateway();
     }
 
     @AfterAll
     static void stop() {
-        if (gateway != null) {
-            gateway.close();
-            worker.close();
-            kafka.close();
+        if (stack != null) {
+            stack.close();
         }
     }
 
@@ -94,7 +80,7 @@ class PythonClientTest {
         assertThat(run.exitCode()).as(run.output()).isZero();
 
         List<AttributionEvent> events;
-        try (AttributionClient client = new AttributionClient(kafka.bootstrapServers());
+        try (AttributionClient client = new AttributionClient(stack.bootstrapServers());
                 var stream = client.events(jobId, Duration.ofSeconds(30))) {
             events = stream.toList();
         }
