@@ -33,4 +33,17 @@ class DemoCommandTest {
         }
         assertThat(lines.stream().filter(l -> l.startsWith("done in"))).hasSize(Examples.SEED_REQUESTS.size());
     }
+
+    @Test
+    void theDemosWorkerHoldsTheModelInTheTypeAsked() {
+        DemoCommand demo = new DemoCommand();
+        new CommandLine(demo).parseArgs("--dtype", "bfloat16");
+        assertThat(demo.workerSettings("127.0.0.1:9092", java.nio.file.Path.of("m")).dtype())
+                .isEqualTo(org.llmattrib.llama.Precision.BFLOAT16);
+        DemoCommand plain = new DemoCommand();
+        new CommandLine(plain).parseArgs();
+        assertThat(plain.workerSettings("127.0.0.1:9092", java.nio.file.Path.of("m")).dtype())
+                .isEqualTo(System.getenv("DTYPE") == null ? org.llmattrib.llama.Precision.FLOAT32
+                        : org.llmattrib.llama.Precision.valueOf(System.getenv("DTYPE").toUpperCase()));
+    }
 }
