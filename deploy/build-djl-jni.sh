@@ -101,7 +101,7 @@ grep -q torchStartProfile "$work/src/ai_djl_pytorch_jni_PyTorchLibrary_system.cc
 # 5. compile and link, one g++ per file in parallel
 java_home="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}"
 [ -f "$java_home/include/jni.h" ] || die "no include/jni.h under $java_home: set JAVA_HOME to a JDK (or a jlink'd runtime with its headers)"
-abi=0; nm -D --defined-only "$torch/lib/libc10.so" | grep -q '__cxx11' && abi=1
+abi=0; [ "$(nm -D --defined-only "$torch/lib/libc10.so" | grep -c __cxx11)" -eq 0 ] || abi=1
 flags=(-O2 -fPIC -std=c++17 -w "-D_GLIBCXX_USE_CXX11_ABI=$abi" -I"$torch/include" -I"$torch/include/torch/csrc/api/include"
   -I"$java_home/include" -I"$java_home/include/linux" -I"$work/include" -I"$djl_src/api/src/main/native")
 libs=(-ltorch -ltorch_cpu -lc10)
@@ -109,7 +109,7 @@ site="$(dirname "$torch")"
 if [ "$flavor" != cpu ]; then
   flags+=(-DUSE_CUDA)
   if command -v nvcc >/dev/null; then flags+=(-I"$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")/include"); fi
-  for d in "$site"/nvidia/*/include "$site"/nvidia/cu*/*/include; do [ -d "$d" ] && flags+=(-I"$d"); done
+  for d in "$site"/nvidia/*/include; do [ -d "$d" ] && flags+=(-I"$d"); done
   libs+=(-ltorch_cuda -lc10_cuda)
 fi
 pids=()
@@ -129,7 +129,7 @@ for f in libc10.so libc10_cuda.so libtorch.so libtorch_cpu.so libtorch_cuda.so; 
   [ -e "$torch/lib/$f" ] && ln -sfn "$torch/lib/$f" "$folder/$f"
 done
 library_path="$torch/lib"
-for d in "$site"/nvidia/*/lib "$site"/nvidia/cu*/lib; do [ -d "$d" ] && library_path="$library_path:$d"; done
+for d in "$site"/nvidia/*/lib; do [ -d "$d" ] && library_path="$library_path:$d"; done
 cat > "$folder/libtorch.properties" <<EOF
 # made by deploy/build-djl-jni.sh: libtorch $full from $torch, DJL $djl_version's JNI library built for it
 version=$version
