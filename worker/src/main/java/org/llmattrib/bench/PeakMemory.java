@@ -6,6 +6,7 @@ import ai.djl.util.cuda.CudaUtils;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.llmattrib.llama.Libtorch;
 
 /**
  * The peak memory of a stretch of work on a device. A GPU: the memory in use on it (CUDA's total
@@ -36,13 +37,22 @@ final class PeakMemory {
         }
     }
 
+    /** Where DJL finds no CUDA runtime of its own (through JNA): the driver's count, for the whole GPU. */
+    private String nvidiaSmi() {
+        return Libtorch.nvidiaSmi("--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i",
+                        Integer.toString(device.getDeviceId()))
+                .filter(mib -> mib.matches("\\d+"))
+                .map(mib -> String.format("%.2f GiB GPU (nvidia-smi)", Long.parseLong(mib) / 1024.0))
+                .orElse("n/a (no CUDA runtime for DJL, no nvidia-smi)");
+    }
+
     /** What was used at most since {@link #start}, e.g. "12.34 GiB GPU" or "6.10 GiB RSS". */
     String end() {
         if (device.isGpu()) {
             try {
                 return String.format("%.2f GiB GPU", CudaUtils.getGpuMemory(device).getUsed() / 0x1p30);
             } catch (RuntimeException | LinkageError e) {
-                return "n/a (DJL finds no CUDA runtime)";
+                return nvidiaSmi();
             }
         }
         try {

@@ -142,7 +142,8 @@ public final class SelfTest {
                 for (Check check : checks) {
                     Result r = compare(check, referenceRunner, subjectRunner, limit);
                     out.printf("%-28s %6d %10.4f %10.2e %8.0e %7.2f %7.2f  %s%n", r.name(), r.tokens(), r.scale(),
-                            r.error(), r.bound(), r.referenceSeconds(), r.seconds(), r.passed() ? "ok" : "MISS" + (r.problem() == null ? "" : ": " + r.problem()));
+                            r.error(), r.bound(), r.referenceSeconds(), r.seconds(),
+                            r.passed() ? "ok" : "MISS" + (r.problem() == null ? "" : ": " + r.problem()));
                     results.add(r);
                 }
                 return results;

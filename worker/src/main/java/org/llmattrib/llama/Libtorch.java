@@ -6,10 +6,13 @@ import ai.djl.pytorch.jni.LibUtils;
 import ai.djl.util.Platform;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -85,7 +88,7 @@ public final class Libtorch {
                     + " is set too and DJL would take it instead; unset it");
         }
         System.setProperty("PYTORCH_LIBRARY_PATH", dir.toString());
-        if (System.getProperty("jna.library.path") == null) {
+        if (System.getProperty("jna.library.path") == null && !p.getProperty("library_path", "").isBlank()) {
             // where DJL's CUDA helpers (through JNA) find libcudart: pip's is in nvidia/cuda_runtime/lib
             System.setProperty("jna.library.path", p.getProperty("library_path", ""));
         }
@@ -152,8 +155,29 @@ public final class Libtorch {
             flavor = Platform.detectPlatform("pytorch").getFlavor();
             source = "the build inside the jar";
         }
-        return new Loaded(LibUtils.getLibtorchPath(), engine.getVersion(), flavor, source,
-                JniUtils.getFeatures().stream().sorted().toList(), engine.getGpuCount());
+        List<String> features = JniUtils.getFeatures().stream().sorted().toList();
+        int gpus = engine.getGpuCount();
+        if (gpus == 0 && features.contains("CUDA")) {
+            // DJL looks for libcudart through JNA, which may miss pip's versioned one: ask the driver
+            gpus = nvidiaSmi("--query-gpu=index", "--format=csv,noheader").map(s -> (int) s.lines().count()).orElse(0);
+        }
+        return new Loaded(LibUtils.getLibtorchPath(), engine.getVersion(), flavor, source, features, gpus);
+    }
+
+    /** What {@code nvidia-smi ARGS} prints, when it is there and succeeds. */
+    public static Optional<String> nvidiaSmi(String... args) {
+        List<String> command = new ArrayList<>(List.of("nvidia-smi"));
+        command.addAll(List.of(args));
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            return p.waitFor() == 0 ? Optional.of(out) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
     }
 
     private static String rootMessage(Throwable e) {
