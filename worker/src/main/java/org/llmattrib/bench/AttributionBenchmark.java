@@ -40,7 +40,8 @@ public final class AttributionBenchmark {
     public record Case(String example, Consumer<ObjectNode> edit, String note) {}
 
     public static void run(Llama llama, List<Case> cases, PrintStream out) {
-        RequestPlanner planner = new RequestPlanner(llama, Limits.cpu());
+        RequestPlanner planner = new RequestPlanner(llama, llama.model().manager().getDevice().isGpu() ? Limits.gpu()
+                : Limits.cpu());
         JobRunner runner = new JobRunner(new AttributionEngine(llama, null), planner, "bench");
         out.printf("%-28s %7s %7s %5s %5s %9s %8s %12s %8s  %s%n", "request", "total s", "first s", "fwd", "bwd",
                 "GFLOP", "GFLOP/s", "Captum GFLOP", "Captum s", "note");
@@ -172,9 +173,9 @@ public final class AttributionBenchmark {
                 }, "5 of the example's 65 layers, n_steps 4, 1 token: cost ~ layers x steps x sum_t (L+t)"));
     }
 
-    /** Llama-3.2-1B's shape with random weights and the real Llama 3 tokenizer. */
-    public static Llama randomOneB(int layers, Path tokenizer, Precision dtype) {
-        LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, dtype.dataType());
+    /** Llama-3.2-1B's shape with random weights on {@code device} and the real Llama 3 tokenizer. */
+    public static Llama randomOneB(int layers, Path tokenizer, String device, Precision dtype) {
+        LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, device, dtype.dataType());
         return new Llama(model, LlamaTokenizer.load(tokenizer, 128000), Set.of(128001L), Path.of("random-llama-3.2-1b"));
     }
 }

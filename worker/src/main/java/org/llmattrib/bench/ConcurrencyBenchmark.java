@@ -1,7 +1,5 @@
 package org.llmattrib.bench;
 
-import ai.djl.ndarray.types.DataType;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,6 +25,7 @@ import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
@@ -63,11 +62,11 @@ public final class ConcurrencyBenchmark {
      * @param large a bigger model, engine only
      * @param rounds every level is measured once per round, levels interleaved; the best round counts
      */
-    public static void run(Path tiny, Supplier<Llama> large, int jobs, List<Integer> levels, int rounds,
-            PrintStream out) throws InterruptedException, ExecutionException {
-        out.printf("%d requests (%s, cycled), on the CPU; best of %d rounds, levels interleaved%n%n", jobs,
-                String.join(", ", SEEDS), rounds);
-        try (Llama llama = Llama.load(tiny, "cpu", DataType.FLOAT32)) {
+    public static void run(Path tiny, String device, Precision dtype, Supplier<Llama> large, int jobs,
+            List<Integer> levels, int rounds, PrintStream out) throws InterruptedException, ExecutionException {
+        out.printf("%d requests (%s, cycled), %s on %s; best of %d rounds, levels interleaved%n%n", jobs,
+                String.join(", ", SEEDS), dtype, device, rounds);
+        try (Llama llama = Llama.load(tiny, device, dtype.dataType())) {
             out.println("engine only, tiny random Llama (hidden 64, 2 layers): the jobs on N threads sharing one engine");
             table(engineOnly(llama, jobs), levels, rounds, jobs, out);
         }
@@ -75,13 +74,37 @@ public final class ConcurrencyBenchmark {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, EmbeddedKafka.FAST_SHARE_HEARTBEATS);
                 AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
             kafka.createServiceTopics();
-            table(throughKafka(kafka, client, tiny, jobs), levels, rounds, jobs, out);
+            AttributionWorker.Settings settings = settings(kafka, tiny, device, dtype);
+            table(throughKafka(kafka, client, level -> AttributionWorker.start(settings.withConcurrency(level)), SEEDS,
+                    jobs), levels, rounds, jobs, out);
         }
         try (Llama llama = large.get()) {
             out.println("engine only, " + llama.model().config().numLayers() + "-layer Llama-3.2-1B shape, random"
                     + " weights: the jobs on N threads sharing one engine");
             table(engineOnly(llama, jobs), levels, rounds, jobs, out);
         }
+    }
+
+    /**
+     * Bursts of {@code jobs} requests ({@code seeds} cycled) through one worker holding the resident
+     * {@code llama}, at each {@code --concurrency} level (one round).
+     */
+    public static void bursts(Llama llama, List<String> seeds, int jobs, List<Integer> levels, PrintStream out)
+            throws InterruptedException, ExecutionException {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(0, EmbeddedKafka.FAST_SHARE_HEARTBEATS);
+                AttributionClient client = new AttributionClient(kafka.bootstrapServers())) {
+            kafka.createServiceTopics(3);
+            String device = llama.model().manager().getDevice().isGpu() ? "cuda" : "cpu";
+            AttributionWorker.Settings settings = settings(kafka, llama.directory(), device, Precision.FLOAT32);
+            table(throughKafka(kafka, client, level -> AttributionWorker.start(settings.withConcurrency(level), llama),
+                    seeds, jobs), levels, 1, jobs, out);
+        }
+    }
+
+    private static AttributionWorker.Settings settings(EmbeddedKafka kafka, Path model, String device,
+            Precision dtype) {
+        return new AttributionWorker.Settings(kafka.bootstrapServers(), model, device, GROUP, null, 0, null,
+                Limits.forDevice(device), Map.of(), QueueMode.SHARE, 3).withDtype(dtype);
     }
 
     private static void table(Measure measure, List<Integer> levels, int rounds, int jobs, PrintStream out)
@@ -110,7 +133,7 @@ public final class ConcurrencyBenchmark {
     private static Measure engineOnly(Llama llama, int jobs) {
         AttributionEngine engine = new AttributionEngine(llama, null);
         JobRunner runner = new JobRunner(engine, new RequestPlanner(llama, Limits.cpu()), "bench");
-        List<byte[]> requests = IntStream.range(0, jobs).mapToObj(i -> request("e-" + i, i)).toList();
+        List<byte[]> requests = IntStream.range(0, jobs).mapToObj(i -> request(SEEDS, "e-" + i, i)).toList();
         requests.subList(0, SEEDS.size()).forEach(r -> runner.run(r, Map.of(), () -> false, () -> false, e -> {}));
         return (level, round) -> {
             ExecutorService threads = Executors.newFixedThreadPool(level);
@@ -138,28 +161,32 @@ public final class ConcurrencyBenchmark {
         };
     }
 
+    /** Starts a worker with {@code --concurrency level}. */
+    private interface Workers {
+        AttributionWorker start(int level);
+    }
+
     /** The jobs submitted at once to a fresh worker with {@code --concurrency level}, warmed by one pass first. */
-    private static Measure throughKafka(EmbeddedKafka kafka, AttributionClient client, Path model, int jobs) {
+    private static Measure throughKafka(EmbeddedKafka kafka, AttributionClient client, Workers workers,
+            List<String> seeds, int jobs) {
         return (level, round) -> {
             String id = "r" + round + "c" + level;
-            try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(
-                    kafka.bootstrapServers(), model, "cpu", GROUP, "bench-" + id, 0, null, Limits.cpu(), Map.of(),
-                    QueueMode.SHARE, 3).withConcurrency(level))) {
+            try (AttributionWorker worker = workers.start(level)) {
                 Thread.sleep(1000); // two heartbeats: every member has its partitions
-                batch(kafka, client, "warm-" + id, SEEDS.size() * level, worker);
-                return batch(kafka, client, id, jobs, worker);
+                batch(kafka, client, "warm-" + id, seeds, seeds.size() * level, worker);
+                return batch(kafka, client, id, seeds, jobs, worker);
             }
         };
     }
 
     /** Submits {@code jobs} requests at once and waits for all their final events. */
-    private static Batch batch(EmbeddedKafka kafka, AttributionClient client, String prefix, int jobs,
-            AttributionWorker worker) {
+    private static Batch batch(EmbeddedKafka kafka, AttributionClient client, String prefix, List<String> seeds,
+            int jobs, AttributionWorker worker) {
         try (KafkaConsumer<String, byte[]> results = resultsFromEnd(kafka.bootstrapServers())) {
             ForwardBatcher.Packing before = worker.packing();
             long start = System.nanoTime();
             for (int i = 0; i < jobs; i++) {
-                client.submitRaw(prefix + "-" + i, request(prefix + "-" + i, i));
+                client.submitRaw(prefix + "-" + i, request(seeds, prefix + "-" + i, i));
             }
             Map<String, AttributionEvent> ends = new HashMap<>();
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
@@ -192,10 +219,8 @@ public final class ConcurrencyBenchmark {
     }
 
     /** The i-th request: the seeds cycled. */
-    private static byte[] request(String jobId, int i) {
-        ObjectNode node = AttributionBenchmark.example(SEEDS.get(i % SEEDS.size()));
-        node.put("job_id", jobId);
-        return Protocol.encode(node);
+    private static byte[] request(List<String> seeds, String jobId, int i) {
+        return SeedBenchmark.request(seeds.get(i % seeds.size()), jobId);
     }
 
     private static double stepsPerForward(ForwardBatcher.Packing before, ForwardBatcher.Packing after) {

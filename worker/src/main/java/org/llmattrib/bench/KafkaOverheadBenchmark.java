@@ -15,6 +15,7 @@ import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.gateway.Gateway;
 import org.llmattrib.gateway.GatewayClient;
 import org.llmattrib.gateway.GatewayConfig;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionClient;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
@@ -35,17 +36,20 @@ public final class KafkaOverheadBenchmark {
 
     private KafkaOverheadBenchmark() {}
 
-    public static void run(Path model, int repeats, PrintStream out) throws IOException, InterruptedException {
+    public static void run(Path model, String device, Precision dtype, int repeats, PrintStream out)
+            throws IOException, InterruptedException {
+        out.printf("tiny random Llama, %s on %s%n", dtype, device);
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, Map.of())) {
             kafka.createServiceTopics(3);
             try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(kafka.bootstrapServers(),
-                    model, "cpu", "bench-workers", "bench-worker", 0, null, Limits.cpu(), Map.of(), QueueMode.GROUP, 3));
+                    model, device, "bench-workers", "bench-worker", 0, null, Limits.forDevice(device), Map.of(),
+                    QueueMode.GROUP, 3).withDtype(dtype));
                     AttributionClient client = new AttributionClient(kafka.bootstrapServers());
                     Gateway gateway = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()))) {
                 gateway.awaitReady(Duration.ofSeconds(30));
                 GatewayClient http = new GatewayClient(URI.create(gateway.url()), null);
                 JobRunner local = new JobRunner(new AttributionEngine(worker.llama(), null),
-                        new RequestPlanner(worker.llama(), Limits.cpu()), "local");
+                        new RequestPlanner(worker.llama(), Limits.forDevice(device)), "local");
                 out.printf("%-28s %10s %9s %9s %10s %9s %13s %8s%n", "request", "explain ms", "kafka ms",
                         "added ms", "gateway ms", "total_ms", "gateway added", "queue_ms");
                 for (AttributionBenchmark.Case c : AttributionBenchmark.seedCases()) {

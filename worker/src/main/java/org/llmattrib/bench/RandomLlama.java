@@ -17,10 +17,10 @@ public final class RandomLlama {
                 new LlamaConfig.RopeScaling(32.0, 1.0, 4.0, 8192), true, 128000, java.util.List.of(128001));
     }
 
-    /** Weights drawn in float32, then held in {@code dtype}. */
-    public static LlamaModel create(LlamaConfig config, long seed, DataType dtype) {
+    /** Weights drawn in float32 on {@code device} (cpu, cuda, cuda:N), then held there in {@code dtype}. */
+    public static LlamaModel create(LlamaConfig config, long seed, String device, DataType dtype) {
         Djl.configure();
-        NDManager manager = NDManager.newBaseManager(Djl.device("cpu"), "PyTorch");
+        NDManager manager = NDManager.newBaseManager(Djl.device(device), "PyTorch");
         manager.getEngine().setRandomSeed((int) seed);
         return new LlamaModel(config, (name, m, shape) -> name.endsWith("norm.weight")
                 ? m.ones(new Shape(shape), DataType.FLOAT32)

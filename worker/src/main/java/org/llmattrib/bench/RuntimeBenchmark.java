@@ -25,22 +25,26 @@ import org.llmattrib.llama.Taps;
 public final class RuntimeBenchmark {
     private RuntimeBenchmark() {}
 
-    public static void run(int layers, int repeats, List<Precision> dtypes, PrintStream out) {
+    public static void run(int layers, int repeats, String device, List<Precision> dtypes, PrintStream out) {
         out.printf("model: Llama-3.2-1B shape, %d layers, %.2fB parameters, random weights%n", layers,
                 RandomLlama.llama32OneB(layers).parameterCount() / 1e9);
-        ReferenceBlas.Rate reference = ReferenceBlas.measure(3 * repeats);
-        out.println("float32 matmul [512x2048]x[2048x8192], reference: " + reference.describe());
+        boolean cpu = device.equals("cpu");
+        ReferenceBlas.Rate reference = cpu ? ReferenceBlas.measure(3 * repeats) : null;
+        if (cpu) {
+            out.println("float32 matmul [512x2048]x[2048x8192], reference: " + reference.describe());
+        }
         for (Precision dtype : dtypes) {
             long before = residentBytes();
-            try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, dtype.dataType())) {
+            try (LlamaModel model = RandomLlama.create(RandomLlama.llama32OneB(layers), 1, device, dtype.dataType())) {
                 String caveat = dtype == dtypes.get(0) ? ""
                         : " (reusing memory an earlier model freed: run this type alone to measure it)";
                 out.printf("%n%s model: resident memory grew by %.2f GiB%s%n", dtype,
                         (residentBytes() - before) / 0x1p30, caveat);
-                double libtorch = matmulGflops(model, repeats);
-                out.printf("%s matmul [512x2048]x[2048x8192], libtorch (%d threads): %.1f GFLOP/s%n", dtype,
-                        JniUtils.getNumThreads(), libtorch);
-                boolean referenced = dtype == Precision.FLOAT32 && !Double.isNaN(reference.gflops());
+                MatmulPeak matmul = MatmulPeak.measure(model, repeats);
+                double libtorch = matmul.flopsPerSecond() / 1e9;
+                out.printf("%s matmul %s, libtorch on %s (%d threads): %.1f GFLOP/s%n", dtype,
+                        matmul.describe().replaceAll(":.*", ""), device, JniUtils.getNumThreads(), libtorch);
+                boolean referenced = cpu && dtype == Precision.FLOAT32 && !Double.isNaN(reference.gflops());
                 double peak = referenced ? Math.max(libtorch, reference.gflops()) : libtorch;
                 out.printf("%s peak: %.1f GFLOP/s (%s)%n", dtype, peak,
                         referenced ? "the higher of libtorch and the reference" : "libtorch's rate in this type");
@@ -51,25 +55,6 @@ public final class RuntimeBenchmark {
                 decode(model, 1, 32, 16, peak, out);
                 decode(model, 16, 32, 16, peak, out);
             }
-        }
-    }
-
-    /**
-     * The rate of a [512x2048]x[2048x8192] matmul in the model's type: best of {@code 3 x repeats}
-     * products, as the reference measures it.
-     */
-    private static double matmulGflops(LlamaModel model, int repeats) {
-        try (NDManager m = model.manager().newSubManager()) {
-            NDArray a = model.toModelType(m.randomNormal(new Shape(512, 2048)));
-            NDArray b = model.toModelType(m.randomNormal(new Shape(2048, 8192)));
-            a.matMul(b).close();
-            double seconds = Double.MAX_VALUE;
-            for (int i = 0; i < repeats * 3; i++) {
-                long start = System.nanoTime();
-                a.matMul(b).close();
-                seconds = Math.min(seconds, (System.nanoTime() - start) / 1e9);
-            }
-            return 2.0 * 512 * 2048 * 8192 / seconds / 1e9;
         }
     }
 

@@ -14,6 +14,7 @@ import org.llmattrib.gateway.Examples;
 import org.llmattrib.gateway.Gateway;
 import org.llmattrib.gateway.GatewayClient;
 import org.llmattrib.gateway.GatewayConfig;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.TinyLlama;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.Protocol;
@@ -37,6 +38,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--device", defaultValue = "${env:DEVICE:-cpu}")
     String device;
+
+    @Option(names = "--dtype", defaultValue = "${env:DTYPE:-float32}", description = "the model's type: float32,"
+            + " bfloat16 or float16 (default: ${DEFAULT-VALUE})")
+    Precision dtype;
 
     @Option(names = "--tokenizer", defaultValue = "${env:ATTRIB_TOKENIZER:-.cache/tokenizer/llama3/tokenizer.json}",
             description = "tokenizer.json for the tiny checkpoint (default: ${DEFAULT-VALUE}, fetched by the build)")
@@ -67,9 +72,7 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println(log == null ? "log: on stderr" : "log: " + log.toAbsolutePath()
                         + " (--verbose: on stderr instead)");
                 Path dir = model != null ? model : tinyCheckpoint();
-                try (AttributionWorker worker = AttributionWorker.start(new AttributionWorker.Settings(
-                        kafka.bootstrapServers(), dir, device, "attribution-workers", "demo-worker", 0, null, limitOptions.limits(device),
-                        Map.of(), QueueMode.SHARE, 3))) {
+                try (AttributionWorker worker = AttributionWorker.start(workerSettings(kafka.bootstrapServers(), dir))) {
                     System.out.println("worker " + worker.workerId() + " ready; metrics on http://127.0.0.1:"
                             + worker.metricsPort() + "/metrics");
                     gateway.awaitReady(Duration.ofSeconds(30));
@@ -83,6 +86,12 @@ final class DemoCommand implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    /** The demo's worker: this command's device, type and limits. */
+    AttributionWorker.Settings workerSettings(String bootstrap, Path dir) {
+        return new AttributionWorker.Settings(bootstrap, dir, device, "attribution-workers", "demo-worker", 0, null,
+                limitOptions.limits(device), Map.of(), QueueMode.SHARE, 3).withDtype(dtype);
     }
 
     private Path tinyCheckpoint() {

@@ -7,9 +7,13 @@ import java.nio.file.Path;
 public final class Djl {
     private Djl() {}
 
-    /** Offline always; the cache is $ATTRIB_CACHE/djl, else ~/.cache/llm-attrib/djl, unless DJL_CACHE_DIR is set. */
+    /**
+     * Offline always; the cache is $ATTRIB_CACHE/djl, else ~/.cache/llm-attrib/djl, unless DJL_CACHE_DIR is set;
+     * libtorch from the folder {@link Libtorch} names, if any.
+     */
     public static synchronized void configure() {
         System.setProperty("ai.djl.offline", "true");
+        Libtorch.select();
         if (System.getProperty("DJL_CACHE_DIR") == null && System.getenv("DJL_CACHE_DIR") == null) {
             String base = System.getenv("ATTRIB_CACHE");
             Path dir = base != null ? Path.of(base, "djl")

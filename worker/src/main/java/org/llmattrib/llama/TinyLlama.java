@@ -32,6 +32,14 @@ public final class TinyLlama {
             return new Spec(128256, 64, 128, 2, 4, 2, true, true, 1, 42);
         }
 
+        /**
+         * The self-test's shape: a vocabulary of three special tokens and the 256 bytes, for the
+         * tokenizer {@link #writeByteTokenizer} writes.
+         */
+        public static Spec bytes(long seed) {
+            return new Spec(BYTE_VOCAB, 64, 128, 2, 4, 2, true, true, 1, seed);
+        }
+
         public Spec withShards(int n) {
             return new Spec(vocab, hidden, intermediate, layers, heads, kvHeads, tied, llama3RopeScaling, n, seed);
         }
@@ -40,6 +48,10 @@ public final class TinyLlama {
             return new Spec(vocab, hidden, intermediate, layers, heads, kvHeads, false, llama3RopeScaling, shards, seed);
         }
     }
+
+    /** Special tokens of the byte tokenizer (ids 0 to 2), then one token per byte (ids 3 to 258). */
+    private static final List<String> BYTE_SPECIALS = List.of("<unk>", "<|begin_of_text|>", "<|end_of_text|>");
+    public static final int BYTE_VOCAB = BYTE_SPECIALS.size() + 256;
 
     private record Tensor(String name, long[] shape, String dtype, float[] values) {}
 
@@ -84,6 +96,61 @@ public final class TinyLlama {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * A byte-level BPE {@code tokenizer.json} without merges, Hugging Face's format: every byte of
+     * a text is one token (id 3 + byte value, in GPT-2's byte-to-character alphabet), after the
+     * specials {@code <unk>} (0), {@code <|begin_of_text|>} (1, BOS) and {@code <|end_of_text|>} (2,
+     * EOS), as {@link Spec#bytes} expects. Any text tokenizes without the Llama 3 tokenizer.json.
+     */
+    public static void writeByteTokenizer(Path dir) {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode t = json.createObjectNode();
+        t.put("version", "1.0");
+        t.putNull("truncation");
+        t.putNull("padding");
+        var added = t.putArray("added_tokens");
+        for (int id = 0; id < BYTE_SPECIALS.size(); id++) {
+            added.addObject().put("id", id).put("content", BYTE_SPECIALS.get(id)).put("single_word", false)
+                    .put("lstrip", false).put("rstrip", false).put("normalized", false).put("special", true);
+        }
+        t.putNull("normalizer");
+        t.putObject("pre_tokenizer").put("type", "ByteLevel").put("add_prefix_space", false)
+                .put("trim_offsets", true).put("use_regex", true);
+        t.putNull("post_processor");
+        t.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true)
+                .put("use_regex", true);
+        ObjectNode model = t.putObject("model");
+        model.put("type", "BPE").putNull("dropout");
+        model.putNull("unk_token").putNull("continuing_subword_prefix").putNull("end_of_word_suffix");
+        model.put("fuse_unk", false).put("byte_fallback", false);
+        ObjectNode vocab = model.putObject("vocab");
+        for (int id = 0; id < BYTE_SPECIALS.size(); id++) {
+            vocab.put(BYTE_SPECIALS.get(id), id);
+        }
+        int[] alphabet = byteAlphabet();
+        for (int b = 0; b < 256; b++) {
+            vocab.put(new String(Character.toChars(alphabet[b])), BYTE_SPECIALS.size() + b);
+        }
+        model.putArray("merges");
+        try {
+            Files.createDirectories(dir);
+            json.writeValue(dir.resolve("tokenizer.json").toFile(), t);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** GPT-2's byte-level alphabet: printable bytes stand for themselves, the others map to 256 and up. */
+    private static int[] byteAlphabet() {
+        int[] chars = new int[256];
+        int next = 256;
+        for (int b = 0; b < 256; b++) {
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            chars[b] = printable ? b : next++;
+        }
+        return chars;
     }
 
     private static void writeConfig(Path dir, Spec s) throws IOException {

@@ -111,6 +111,13 @@ public final class AttributionWorker implements AutoCloseable {
                     DEFAULT_STALL_TIMEOUT, consumerOverrides, queue, maxAttempts, 1);
         }
 
+        /** These settings with the model in {@code type}. */
+        public Settings withDtype(Precision type) {
+            return new Settings(bootstrap, kafka, model, device, type, group, instanceId, bindAddress, metricsPort,
+                    resultStore, limits, connectTimeout, drainTimeout, stallTimeout, consumerOverrides, queue, maxAttempts,
+                    concurrency);
+        }
+
         /** These settings with {@code n} jobs at once. */
         public Settings withConcurrency(int n) {
             return new Settings(bootstrap, kafka, model, device, dtype, group, instanceId, bindAddress, metricsPort,
@@ -140,6 +147,7 @@ public final class AttributionWorker implements AutoCloseable {
     private final String workerId;
     private final String eventSource;
     private volatile Llama llama;
+    private boolean ownsModel;
     private KafkaProducer<String, byte[]> producer;
     private volatile CancelListener cancels;
     private volatile JobRegistry jobs;
@@ -166,13 +174,25 @@ public final class AttributionWorker implements AutoCloseable {
 
     /** Starts a worker and returns once it is ready (model loaded, request consumer a member of its group). */
     public static AttributionWorker start(Settings s) {
+        return start(s, () -> Llama.load(s.model(), s.device(), s.dtype().dataType()), true);
+    }
+
+    /**
+     * Starts a worker on a model already resident (a benchmark's, which has no checkpoint
+     * directory); closing the worker leaves the model open. {@code s.model()}, device and dtype are not read.
+     */
+    public static AttributionWorker start(Settings s, Llama resident) {
+        return start(s, () -> resident, false);
+    }
+
+    private static AttributionWorker start(Settings s, java.util.concurrent.Callable<Llama> model, boolean owned) {
         AttributionWorker w = new AttributionWorker(s);
         try {
             await(w.vertx.deployVerticle(w.health).toCompletionStage().toCompletableFuture());
             checkKafka(s);
             LOG.info("metrics and health on {}:{}; loading {}", s.bindAddress(), w.health.actualPort(), s.model());
-            w.llama = await(w.vertx.executeBlocking(() -> Llama.load(s.model(), s.device(), s.dtype().dataType()))
-                    .toCompletionStage().toCompletableFuture());
+            w.llama = await(w.vertx.executeBlocking(model).toCompletionStage().toCompletableFuture());
+            w.ownsModel = owned;
             w.connect(s);
             return w;
         } catch (RuntimeException e) {
@@ -463,7 +483,7 @@ public final class AttributionWorker implements AutoCloseable {
             producer.close(Duration.ofSeconds(10));
         }
         await(vertx.close().toCompletionStage().toCompletableFuture());
-        if (llama != null) {
+        if (llama != null && ownsModel) {
             llama.close();
         }
     }

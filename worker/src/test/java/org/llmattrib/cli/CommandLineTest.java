@@ -69,7 +69,7 @@ class CommandLineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"demo", "worker", "gateway", "broker", "submit", "explain", "generate", "bench"})
+    @ValueSource(strings = {"demo", "worker", "gateway", "broker", "submit", "explain", "generate", "bench", "selftest"})
     void everySubcommandHasHelpThatExitsZero(String subcommand) {
         Result r = run(subcommand, "--help");
         assertThat(r.exitCode()).as(r.err()).isZero();

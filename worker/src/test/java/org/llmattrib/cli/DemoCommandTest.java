@@ -13,7 +13,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.llmattrib.cli.CommandLineTest.Result;
 import org.llmattrib.gateway.Examples;
+import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.TestModels;
+import picocli.CommandLine;
 
 /**
  * `attrib demo --once` in its own JVM, as README runs it: the dashboard's address first, every seed
@@ -61,5 +63,18 @@ class DemoCommandTest {
             assertThat(r.err().strip()).endsWith("error: cannot listen on 127.0.0.1:" + port + " for the dashboard:"
                     + " Address already in use; --port sets the port (0: any free port, printed once bound)");
         }
+    }
+
+    @Test
+    void theDemosWorkerHoldsTheModelInTheTypeAsked() {
+        DemoCommand demo = new DemoCommand();
+        new CommandLine(demo).parseArgs("--dtype", "bfloat16");
+        assertThat(demo.workerSettings("127.0.0.1:9092", Path.of("m")).dtype())
+                .isEqualTo(Precision.BFLOAT16);
+        DemoCommand plain = new DemoCommand();
+        new CommandLine(plain).parseArgs();
+        assertThat(plain.workerSettings("127.0.0.1:9092", Path.of("m")).dtype())
+                .isEqualTo(System.getenv("DTYPE") == null ? Precision.FLOAT32
+                        : Precision.valueOf(System.getenv("DTYPE").toUpperCase()));
     }
 }
