@@ -1,5 +1,5 @@
 #!/bin/sh
-# Container entrypoint for the attribution worker images (deploy/Dockerfile, deploy/Dockerfile.cuda).
+# Container entrypoint for the attribution worker images (deploy/Dockerfile, Dockerfile.cuda, Dockerfile.gpu).
 #
 # Runs:   java ${JAVA_OPTS} -jar /app/attrib.jar "$@"
 #
@@ -11,6 +11,8 @@
 # so the default command is effectively
 #   worker --bootstrap ${KAFKA_BOOTSTRAP} --model /models/llama
 # Any other subcommand (broker, submit, explain, demo, --help) is passed through unchanged.
+# With ATTRIB_LIBTORCH (Dockerfile.gpu: the image's own torch), the library_path of its
+# libtorch.properties goes first into LD_LIBRARY_PATH, as ./attrib does on a host.
 #
 # `exec` makes the JVM PID 1, so SIGTERM from `docker stop` / Kubernetes reaches it directly and the
 # worker's shutdown hook can finish (or hand back) the job in flight within the grace period.
@@ -49,6 +51,11 @@ if [ "${1:-}" = "worker" ]; then
     set -- --bootstrap "$KAFKA_BOOTSTRAP" "$@"
   fi
   set -- worker "$@"
+fi
+
+if [ -n "${ATTRIB_LIBTORCH:-}" ] && [ -f "$ATTRIB_LIBTORCH/libtorch.properties" ]; then
+  library_path="$(sed -n 's/^library_path=//p' "$ATTRIB_LIBTORCH/libtorch.properties")"
+  export LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
 set -f  # JAVA_OPTS is word-split below, but never glob-expanded

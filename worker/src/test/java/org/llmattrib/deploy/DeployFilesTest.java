@@ -248,6 +248,18 @@ class DeployFilesTest {
         assertThat(cpu.path("deploy").path("resources").path("reservations").path("devices").isMissingNode()).isTrue();
         assertThat(texts(cpu.path("volumes"))).contains("${MODEL_DIR:-./models/llama}:/models/llama:ro");
         assertThat(cpu.path("environment").path("KAFKA_BOOTSTRAP").asText()).isEqualTo(workerBootstrap);
+
+        // the GPU profile: the official PyTorch image's own torch
+        JsonNode gpu = services.path("worker-gpu");
+        assertThat(texts(gpu.path("profiles"))).containsExactly("gpu");
+        assertThat(gpu.path("build").path("dockerfile").asText()).isEqualTo("deploy/Dockerfile.gpu");
+        JsonNode gpuDevice = gpu.path("deploy").path("resources").path("reservations").path("devices").get(0);
+        assertThat(gpuDevice.path("driver").asText()).isEqualTo("nvidia");
+        assertThat(texts(gpuDevice.path("capabilities"))).contains("gpu");
+        assertThat(gpu.path("environment").path("DEVICE").asText()).isEqualTo("cuda");
+        assertThat(gpu.path("environment").path("KAFKA_BOOTSTRAP").asText()).isEqualTo(workerBootstrap);
+        assertThat(option(texts(gpu.path("command")), "--queue")).isEqualTo("share");
+        assertThat(texts(gpu.path("volumes"))).contains("${MODEL_DIR:-./models/llama}:/models/llama:ro");
     }
 
     // ---------------------------------------------------------------- Dockerfiles and entrypoint
@@ -277,6 +289,43 @@ class DeployFilesTest {
         assertThat(String.join(" ", args(df, "ENV"))).contains("DEVICE=cuda", "ATTRIB_CACHE=/var/cache/attrib")
                 .doesNotContain("PYTORCH_LIBRARY_PATH");
         assertThat(args(df, "COPY")).anyMatch(c -> c.startsWith("--from=eclipse-temurin:17-jre"));
+    }
+
+    @Test
+    void gpuDockerfileRunsOnThePytorchImagesOwnTorchThroughItsJniBuild() throws IOException {
+        List<String[]> df = dockerfile(DEPLOY.resolve("Dockerfile.gpu"));
+        List<String> froms = args(df, "FROM");
+        assertThat(froms).first().asString().startsWith("maven:3.9-eclipse-temurin-17 ");
+        // the JNI library is compiled in the devel image of the tag whose runtime image runs it
+        assertThat(froms).anyMatch(f -> f.equals("pytorch/pytorch:${PYTORCH_TAG}-devel AS jni"));
+        assertThat(froms).last().asString().isEqualTo("pytorch/pytorch:${PYTORCH_TAG}-runtime");
+        assertThat(args(df, "ARG")).anyMatch(a -> a.matches("PYTORCH_TAG=\\d+\\.\\d+\\.\\d+-cuda\\d+\\.\\d+-cudnn\\d+"));
+        assertCommonImage(df);
+        assertThat(String.join("\n", args(df, "RUN"))).contains("/src/deploy/build-djl-jni.sh --libtorch python --out /opt/attrib/libtorch");
+        assertThat(args(df, "COPY")).contains("--from=jni /opt/attrib/libtorch /opt/attrib/libtorch")
+                .anyMatch(c -> c.startsWith("--from=eclipse-temurin:17-jre"));
+        assertThat(String.join(" ", args(df, "ENV"))).contains("DEVICE=cuda", "ATTRIB_LIBTORCH=/opt/attrib/libtorch");
+        assertThat(Files.readString(DEPLOY.resolve("Dockerfile.gpu.dockerignore")).lines())
+                .contains("!deploy/build-djl-jni.sh", "!deploy/entrypoint.sh", "!worker/");
+    }
+
+    @Test
+    void entrypointPutsTheLibtorchFoldersLibraryPathFirst(@TempDir Path tmp) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/bin/sh")), "needs /bin/sh");
+        Path java = tmp.resolve("java");
+        Files.writeString(java, "#!/bin/sh\nprintf '%s\\n' \"$LD_LIBRARY_PATH\"\n");
+        assumeTrue(java.toFile().setExecutable(true));
+        Path libtorch = Files.createDirectories(tmp.resolve("libtorch"));
+        Files.writeString(libtorch.resolve("libtorch.properties"), "version=2.7.1\nflavor=cu128\n"
+                + "library_path=/opt/torch/lib:/opt/nvidia/cublas/lib\n");
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("PATH", tmp + ":" + System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+        env.put("ATTRIB_LIBTORCH", libtorch.toString());
+        env.put("LD_LIBRARY_PATH", "/usr/local/nvidia/lib64");
+        assertThat(run(env, "selftest").argv())
+                .containsExactly("/opt/torch/lib:/opt/nvidia/cublas/lib:/usr/local/nvidia/lib64");
+        env.remove("ATTRIB_LIBTORCH");
+        assertThat(run(env, "selftest").argv()).containsExactly("/usr/local/nvidia/lib64");
     }
 
     private static void assertCommonImage(List<String[]> df) {
