@@ -1,6 +1,7 @@
 package org.llmattrib.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -32,5 +33,12 @@ public final class Examples {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** {@link #read} with its {@code job_id} set: the bytes a client sends. */
+    public static byte[] request(String name, String jobId) {
+        ObjectNode node = (ObjectNode) read(name);
+        node.put("job_id", jobId);
+        return Protocol.encode(node);
     }
 }

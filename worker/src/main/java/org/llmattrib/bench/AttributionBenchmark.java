@@ -1,10 +1,7 @@
 package org.llmattrib.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,13 +14,13 @@ import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.attribution.perturbation.PerturbedScorer;
+import org.llmattrib.gateway.Examples;
 import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.llama.LlamaTokenizer;
 import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionEvent;
-import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.JobRunner;
 
@@ -46,7 +43,7 @@ public final class AttributionBenchmark {
         out.printf("%-28s %7s %7s %5s %5s %9s %8s %12s %8s  %s%n", "request", "total s", "first s", "fwd", "bwd",
                 "GFLOP", "GFLOP/s", "Captum GFLOP", "Captum s", "note");
         for (Case c : cases) {
-            ObjectNode node = example(c.example());
+            ObjectNode node = (ObjectNode) Examples.read(c.example());
             c.edit().accept(node);
             byte[] body = Protocol.encode(node);
             List<AttributionEvent> events = new ArrayList<>();
@@ -134,14 +131,6 @@ public final class AttributionBenchmark {
             f *= i;
         }
         return f;
-    }
-
-    static ObjectNode example(String name) {
-        try (InputStream in = Protocol.class.getResourceAsStream("/examples/" + name + ".json")) {
-            return (ObjectNode) Protocol.JSON.readTree(in);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     /** The seed requests as they are (small model). */

@@ -23,6 +23,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
+import org.llmattrib.gateway.Examples;
 import org.llmattrib.llama.ForwardBatcher;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.Precision;
@@ -220,7 +221,7 @@ public final class ConcurrencyBenchmark {
 
     /** The i-th request: the seeds cycled. */
     private static byte[] request(List<String> seeds, String jobId, int i) {
-        return SeedBenchmark.request(seeds.get(i % seeds.size()), jobId);
+        return Examples.request(seeds.get(i % seeds.size()), jobId);
     }
 
     private static double stepsPerForward(ForwardBatcher.Packing before, ForwardBatcher.Packing after) {

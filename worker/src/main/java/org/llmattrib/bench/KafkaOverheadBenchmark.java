@@ -12,6 +12,7 @@ import java.util.Map;
 import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
+import org.llmattrib.gateway.Examples;
 import org.llmattrib.gateway.Gateway;
 import org.llmattrib.gateway.GatewayClient;
 import org.llmattrib.gateway.GatewayConfig;
@@ -60,7 +61,7 @@ public final class KafkaOverheadBenchmark {
                     double[] gatewayAdded = new double[repeats];
                     double[] queue = new double[repeats];
                     for (int r = 0; r < repeats; r++) {
-                        ObjectNode node = AttributionBenchmark.example(c.example());
+                        ObjectNode node = (ObjectNode) Examples.read(c.example());
                         String jobId = c.example() + "-" + r + "-" + System.nanoTime();
                         node.put("job_id", jobId);
                         byte[] body = Protocol.encode(node);

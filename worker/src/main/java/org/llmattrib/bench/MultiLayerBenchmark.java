@@ -12,6 +12,7 @@ import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.Work;
 import org.llmattrib.attribution.gradient.LayerGradientEngine;
 import org.llmattrib.attribution.input.TokenFeatures;
+import org.llmattrib.gateway.Examples;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.protocol.Protocol;
@@ -72,7 +73,7 @@ public final class MultiLayerBenchmark {
     }
 
     private static Job plan(RequestPlanner planner, Consumer<ObjectNode> edit) {
-        ObjectNode node = AttributionBenchmark.example("seed-lig-multilayer");
+        ObjectNode node = (ObjectNode) Examples.read("seed-lig-multilayer");
         edit.accept(node);
         byte[] body = Protocol.encode(node);
         return planner.plan(Protocol.decodeRequest(body), body.length);

@@ -1,7 +1,6 @@
 package org.llmattrib.bench;
 
 import ai.djl.Device;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +15,6 @@ import org.llmattrib.llama.Libtorch;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.protocol.AttributionEvent;
-import org.llmattrib.protocol.Protocol;
 import org.llmattrib.service.JobRunner;
 
 /**
@@ -48,7 +46,7 @@ public final class SeedBenchmark {
         out.printf("%-28s %8s %9s %8s %10s %9s %8s  %s%n", "request", "first s", "median s", "min s", "TFLOP/job",
                 "TFLOP/s", "of peak", "peak memory");
         for (String name : Examples.SEED_REQUESTS) {
-            byte[] body = request(name, name);
+            byte[] body = Examples.request(name, name);
             PeakMemory memory = PeakMemory.start(llama.model().manager().getDevice());
             Run first = run(runner, body);
             if (first.failure() != null) {
@@ -84,11 +82,5 @@ public final class SeedBenchmark {
         }
         AttributionEvent.Failed f = (AttributionEvent.Failed) last;
         return new Run(seconds, 0, f.code() + ": " + f.message());
-    }
-
-    static byte[] request(String example, String jobId) {
-        ObjectNode node = (ObjectNode) Examples.read(example);
-        node.put("job_id", jobId);
-        return Protocol.encode(node);
     }
 }

@@ -1,6 +1,5 @@
 package org.llmattrib.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -112,7 +111,7 @@ final class DemoCommand implements Callable<Integer> {
         for (String name : Examples.SEED_REQUESTS) {
             String jobId = name + "-" + Long.toHexString(System.nanoTime());
             System.out.println("\n=== " + name + " === " + url + "jobs/" + jobId);
-            HttpResponse<String> posted = client.submit(request(name, jobId));
+            HttpResponse<String> posted = client.submit(Examples.request(name, jobId));
             if (posted.statusCode() != 202) {
                 System.out.println("refused: HTTP " + posted.statusCode() + " " + posted.body());
                 failed++;
@@ -127,11 +126,5 @@ final class DemoCommand implements Callable<Integer> {
             failed += last[0] instanceof AttributionEvent.Completed ? 0 : 1;
         }
         return failed;
-    }
-
-    static byte[] request(String name, String jobId) throws IOException {
-        ObjectNode node = (ObjectNode) Examples.read(name);
-        node.put("job_id", jobId);
-        return Protocol.JSON.writeValueAsBytes(node);
     }
 }
