@@ -5,7 +5,7 @@ import java.util.List;
 import org.llmattrib.attribution.gradient.GradientMethod;
 import org.llmattrib.attribution.gradient.LayerGradientEngine;
 import org.llmattrib.llama.LlamaConfig;
-import org.llmattrib.llama.NativeCast;
+import org.llmattrib.llama.Kernels;
 
 /**
  * A job's model FLOPs, estimated from its plan before any work with the FLOP model that
@@ -92,7 +92,7 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
 
     /** Keys and values of every layer for one row and position. */
     private static double kvBytesPerPosition(LlamaConfig config, DataType dtype) {
-        return 2.0 * config.numLayers() * config.numKvHeads() * config.headDim() * NativeCast.bytes(dtype);
+        return 2.0 * config.numLayers() * config.numKvHeads() * config.headDim() * Kernels.bytes(dtype);
     }
 
     /** Like 3.2e15. */

@@ -108,8 +108,7 @@ public final class KvCache {
     private static NDArray stack(List<KvCache> caches, long[] rows, Function<KvCache, NDArray> array,
             LongFunction<Shape> shape, int axis, NDManager m) {
         NDList parts = new NDList();
-        KvCache filled = caches.stream().filter(c -> c.length() > 0).findFirst().orElseThrow();
-        DataType dtype = NativeCast.typeOf(array.apply(filled)); // DJL reads bfloat16 as UNKNOWN
+        NDArray like = array.apply(caches.stream().filter(c -> c.length() > 0).findFirst().orElseThrow());
         for (int i = 0; i < caches.size(); i++) {
             Shape full = shape.apply(rows[i]);
             NDArray a = caches.get(i).length() == 0 ? null : array.apply(caches.get(i));
@@ -120,8 +119,9 @@ public final class KvCache {
             }
             long[] padShape = full.getShape();
             padShape[axis] = missing;
-            // DJL aborts on zeros(BFLOAT16): float zeros are made in float32 and cast natively
-            NDArray pad = dtype.isFloating() ? NativeCast.cast(m.zeros(new Shape(padShape), DataType.FLOAT32), dtype)
+            // DJL reads bfloat16 as UNKNOWN and aborts on zeros(BFLOAT16): float zeros are made in float32 and cast
+            DataType dtype = Kernels.typeOf(like);
+            NDArray pad = dtype.isFloating() ? Kernels.cast(m.zeros(new Shape(padShape), DataType.FLOAT32), dtype)
                     : m.zeros(new Shape(padShape), dtype);
             parts.add(a == null ? pad : pad.concat(a, axis));
         }

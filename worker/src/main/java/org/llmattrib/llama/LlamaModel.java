@@ -1,12 +1,12 @@
 package org.llmattrib.llama;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import java.util.ArrayList;
@@ -27,6 +27,9 @@ import java.util.regex.Pattern;
  * the attention softmax and the logits run in the {@link #wideType()} (float32, or float64 for a
  * float64 model), cast back to the model's type where they feed a matmul. For float32 and float64
  * models every such cast is the identity.
+ *
+ * <p>RMSNorm, RoPE, attention and the MLP gate are {@link Kernels}: one native call each instead of
+ * one per operation, which is what a forward on a GPU spends its time on at small batch sizes.
  */
 public final class LlamaModel implements AutoCloseable {
 
@@ -71,9 +74,9 @@ public final class LlamaModel implements AutoCloseable {
     private final List<Layer> layers = new ArrayList<>();
     private final NDArray invFreq;
     /**
-     * Scalars of the forward as model-owned arrays. DJL's {@code mul(Number)} wraps the number in a
-     * temporary array and closes it at once, but the autograd graph keeps that array for the
-     * backward: the GC may free it before then, and gradients read freed memory.
+     * Scalars of the forward as model-owned arrays in the wide type. DJL's {@code mul(Number)} would
+     * wrap the number in a temporary array and close it at once, while the autograd graph keeps it
+     * for the backward: the GC may free it before then, and gradients read freed memory.
      */
     private final NDArray attentionScale;
     private final NDArray rmsNormEps;
@@ -151,14 +154,14 @@ public final class LlamaModel implements AutoCloseable {
         return wide;
     }
 
-    /** {@code x} in the model's type, differentiably (see {@link NativeCast}). */
+    /** {@code x} in the model's type, differentiably (see {@link Kernels}). */
     public NDArray toModelType(NDArray x) {
-        return NativeCast.cast(x, dtype);
+        return Kernels.cast(x, dtype);
     }
 
     /** {@code x} in the {@link #wideType()}, differentiably. */
     public NDArray toWideType(NDArray x) {
-        return NativeCast.cast(x, wide);
+        return Kernels.cast(x, wide);
     }
 
     public NDManager manager() {
@@ -226,10 +229,9 @@ public final class LlamaModel implements AutoCloseable {
         NDArray positions = counts.sub(1).add(seenBefore).maximum(0);
         NDArray keyMask = cache == null || cache.keyMask == null ? tokenMask : cache.keyMask.concat(tokenMask, 1);
 
-        NDArray freqs = positions.toType(wide, false).expandDims(-1).mul(invFreq);
-        NDArray angles = freqs.concat(freqs, -1).expandDims(1); // [B, 1, L, headDim]
-        NDArray cos = toModelType(angles.cos());
-        NDArray sin = toModelType(angles.sin());
+        NDList rope = Kernels.ropeTables(positions, invFreq, x); // cos, sin [B, 1, L, headDim]
+        NDArray cos = rope.get(0);
+        NDArray sin = rope.get(1);
         NDArray bias = attentionBias(m, keyMask, past, len);
 
         x = taps.at(streamInto(first), x);
@@ -297,23 +299,16 @@ public final class LlamaModel implements AutoCloseable {
         TapNames n = l.names();
         long batch = h.getShape().get(0);
         long len = h.getShape().get(1);
-        int heads = config.numHeads();
         int kvHeads = config.numKvHeads();
         int d = config.headDim();
-        NDArray q = taps.at(n.q(), linear(h, l.q())).reshape(batch, len, heads, d).transpose(0, 2, 1, 3); // [B, H, L, d]
-        NDArray k = taps.at(n.k(), linear(h, l.k())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3); // [B, KV, L, d]
+        NDArray q = Kernels.ropeHeads(taps.at(n.q(), linear(h, l.q())), cos, sin); // [B, H, L, d]
+        NDArray k = Kernels.ropeHeads(taps.at(n.k(), linear(h, l.k())), cos, sin); // [B, KV, L, d]
         NDArray v = taps.at(n.v(), linear(h, l.v())).reshape(batch, len, kvHeads, d).transpose(0, 2, 1, 3); // [B, KV, L, d]
-        q = rope(q, cos, sin);
-        k = rope(k, cos, sin);
         if (cache != null) {
             k = cache.append(index, k, v); // [B, KV, S, d], S = cached + L
             v = cache.values[index];
         }
-        k = repeatKv(k); // [B, H, S, d]
-        v = repeatKv(v);
-        NDArray scores = toWideType(q.matMul(k.transpose(0, 1, 3, 2))).mul(attentionScale).add(bias); // [B, H, L, S]
-        NDArray attn = toModelType(scores.softmax(-1)).matMul(v) // [B, H, L, d]
-                .transpose(0, 2, 1, 3).reshape(batch, len, (long) heads * d); // [B, L, H*d]
+        NDArray attn = Kernels.attend(q, k, v, bias, attentionScale); // softmax(q k^T / sqrt(d) + bias) v: [B, L, H*d]
         return linear(attn, l.o());
     }
 
@@ -322,29 +317,12 @@ public final class LlamaModel implements AutoCloseable {
         TapNames n = l.names();
         NDArray gate = taps.at(n.gate(), linear(h, l.gate())); // [B, L, intermediate]
         NDArray up = taps.at(n.up(), linear(h, l.up()));
-        return taps.at(n.down(), linear(gate.mul(Activation.sigmoid(gate)).mul(up), l.down()));
+        return taps.at(n.down(), linear(Kernels.swiglu(gate, up), l.down())); // silu(gate) * up
     }
 
-    /** Grouped-query attention: key/value head j serves query heads j*groups .. (j+1)*groups-1. */
-    private NDArray repeatKv(NDArray kv) {
-        int groups = config.kvGroups();
-        if (groups == 1) {
-            return kv;
-        }
-        Shape s = kv.getShape();
-        return kv.expandDims(2).repeat(2, groups).reshape(s.get(0), s.get(1) * groups, s.get(2), s.get(3));
-    }
-
-    private static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
-        long half = x.getShape().get(3) / 2;
-        NDArray rotated = x.get(":, :, :, {}:", half).neg().concat(x.get(":, :, :, :{}", half), -1);
-        return x.mul(cos).add(rotated.mul(sin));
-    }
-
+    /** x / sqrt(mean(x^2) + eps) in the wide type, times the weight in the model's type. */
     private NDArray rmsNorm(NDArray x, NDArray weight) {
-        NDArray w = toWideType(x);
-        NDArray variance = w.square().mean(new int[] {-1}, true);
-        return toModelType(w.div(variance.add(rmsNormEps).sqrt())).mul(weight);
+        return Kernels.rmsNorm(x, weight, rmsNormEps);
     }
 
     private static NDArray linear(NDArray x, NDArray weight) {

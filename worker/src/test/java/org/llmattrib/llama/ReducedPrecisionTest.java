@@ -36,8 +36,8 @@ class ReducedPrecisionTest {
             NDArray idArray = m.create(ids).reshape(1, ids.length);
             Taps taps = Taps.capturing(Set.of(LlamaModel.EMBED, Q_PROJ));
             NDArray hidden = reduced.forward(idArray, m.ones(idArray.getShape(), DataType.INT64), taps, null);
-            assertThat(NativeCast.typeOf(taps.captured(LlamaModel.EMBED))).as("embedding weights").isEqualTo(dtype);
-            assertThat(NativeCast.typeOf(taps.captured(Q_PROJ))).as("a projection's matmul").isEqualTo(dtype);
+            assertThat(Kernels.typeOf(taps.captured(LlamaModel.EMBED))).as("embedding weights").isEqualTo(dtype);
+            assertThat(Kernels.typeOf(taps.captured(Q_PROJ))).as("a projection's matmul").isEqualTo(dtype);
             NDArray logProbs = reduced.logSoftmaxAt(hidden, positions);
             assertThat(logProbs.getDataType()).isEqualTo(DataType.FLOAT32);
 
