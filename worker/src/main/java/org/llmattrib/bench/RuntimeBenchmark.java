@@ -10,7 +10,9 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.llmattrib.llama.KvCache;
+import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.llama.LlamaModel;
 import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.Taps;
@@ -55,6 +57,49 @@ public final class RuntimeBenchmark {
                 decode(model, 1, 32, 16, peak, out);
                 decode(model, 16, 32, 16, peak, out);
             }
+            hostCost(device, dtype.dataType(), repeats, out);
+        }
+    }
+
+    /**
+     * The host's cost per decoder layer of a cached step, on a model so narrow (1B's 16 layers,
+     * hidden 64, vocabulary 256) that its arithmetic is nothing: what each layer costs in calls, the
+     * bound on a GPU forward at the seed requests' sizes. Each layer as one fused call (a forward
+     * without taps) against the same layer operation by operation (every tap captured), in one run.
+     */
+    private static void hostCost(String device, DataType dtype, int repeats, PrintStream out) {
+        LlamaConfig narrow = new LlamaConfig(256, 64, 128, 16, 4, 2, 16, 1e-5, 500000.0, null, true, 1, List.of(2));
+        try (LlamaModel model = RandomLlama.create(narrow, 1, device, dtype)) {
+            double fused = Double.MAX_VALUE;
+            double stepwise = Double.MAX_VALUE;
+            for (int r = 0; r <= repeats; r++) {
+                fused = Math.min(fused, microsPerLayerStep(model, false));
+                stepwise = Math.min(stepwise, microsPerLayerStep(model, true));
+            }
+            out.printf("host cost per decoder layer and cached step (16 layers, hidden 64, 18 rows, %s): fused %.0f us,"
+                    + " operation by operation %.0f us (%.1fx)%n", dtype, fused, stepwise, stepwise / fused);
+        }
+    }
+
+    /** 18 rows, 4 prompt tokens, then 16 cached steps of one token each, each read back: microseconds per layer-step. */
+    private static double microsPerLayerStep(LlamaModel model, boolean everyTap) {
+        int rows = 18;
+        int steps = 16;
+        try (NDManager m = model.manager().newSubManager()) {
+            KvCache cache = new KvCache(model.config().numLayers());
+            NDArray ids = m.randomInteger(0, model.config().vocabSize(), new Shape(rows, 4), DataType.INT64);
+            model.forward(ids, m.ones(ids.getShape(), DataType.INT64), Taps.NONE, cache);
+            long start = System.nanoTime();
+            for (int s = 0; s < steps; s++) {
+                try (NDManager step = m.newSubManager()) {
+                    NDArray next = step.randomInteger(0, model.config().vocabSize(), new Shape(rows, 1), DataType.INT64);
+                    Taps taps = everyTap ? Taps.capturing(Set.copyOf(model.tapNames())) : Taps.NONE;
+                    NDArray hidden = model.forward(next, step.ones(next.getShape(), DataType.INT64), taps, cache);
+                    cache.attach(m);
+                    model.logitsAt(hidden, lastPositions(rows, 1)).toFloatArray();
+                }
+            }
+            return (System.nanoTime() - start) / 1e3 / steps / model.config().numLayers();
         }
     }
 

@@ -15,8 +15,10 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
@@ -89,6 +91,24 @@ public final class Kernels {
                 return torch.flatten(torch.transpose(out, 1, 2), 2)
               def swiglu(self: __torch__.Kernels, gate: Tensor, up: Tensor) -> Tensor:
                 return torch.mul(torch.silu(gate), up)
+              def decoder_layer(self: __torch__.Kernels, x: Tensor, cos: Tensor, sin: Tensor, bias: Tensor, scale: Tensor, eps: Tensor, input_norm: Tensor, wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor, post_norm: Tensor, w_gate: Tensor, w_up: Tensor, w_down: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+                return self.layer(x, cos, sin, bias, scale, eps, input_norm, wq, wk, wv, wo, post_norm, w_gate, w_up, w_down, None, None)
+              def decoder_layer_after(self: __torch__.Kernels, x: Tensor, cos: Tensor, sin: Tensor, bias: Tensor, scale: Tensor, eps: Tensor, input_norm: Tensor, wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor, post_norm: Tensor, w_gate: Tensor, w_up: Tensor, w_down: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+                return self.layer(x, cos, sin, bias, scale, eps, input_norm, wq, wk, wv, wo, post_norm, w_gate, w_up, w_down, past_k, past_v)
+              def layer(self: __torch__.Kernels, x: Tensor, cos: Tensor, sin: Tensor, bias: Tensor, scale: Tensor, eps: Tensor, input_norm: Tensor, wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor, post_norm: Tensor, w_gate: Tensor, w_up: Tensor, w_down: Tensor, past_k: Optional[Tensor], past_v: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+                h = self.rms_norm(x, input_norm, eps)
+                q = self.rope_heads(torch.linear(h, wq), cos, sin)
+                k = self.rope_heads(torch.linear(h, wk), cos, sin)
+                v = torch.linear(h, wv)
+                v = torch.transpose(torch.reshape(v, [torch.size(v, 0), torch.size(v, 1), -1, torch.size(cos, 3)]), 1, 2)
+                if past_k is not None:
+                  k = torch.cat([past_k, k], 2)
+                if past_v is not None:
+                  v = torch.cat([past_v, v], 2)
+                x = torch.add(x, torch.linear(self.attend(q, k, v, bias, scale), wo))
+                h2 = self.rms_norm(x, post_norm, eps)
+                mlp = torch.linear(self.swiglu(torch.linear(h2, w_gate), torch.linear(h2, w_up)), w_down)
+                return (torch.add(x, mlp), k, v)
             """;
 
     private static final Map<DataType, String> CASTS = Map.of(DataType.FLOAT64, "to_float64",
@@ -168,6 +188,25 @@ public final class Kernels {
     /** Llama's MLP gate: silu(gate) * up. */
     static NDArray swiglu(NDArray gate, NDArray up) {
         return call("swiglu", gate, up).singletonOrThrow();
+    }
+
+    /**
+     * One whole decoder layer, as {@link LlamaModel}'s taps-free forward of it: x + attention(norm(x)),
+     * then + mlp(norm(x)). x [B, L, hidden]; {@code weights} in the order input norm, q, k, v, o,
+     * post-attention norm, gate, up, down; {@code pastKeys}, {@code pastValues} [B, KV, P, d] or null.
+     * Returns the layer's output, and the keys and values [B, KV, P + L, d] (after RoPE, past ones
+     * first) for a cache.
+     */
+    static NDList decoderLayer(NDArray x, NDArray cos, NDArray sin, NDArray bias, NDArray scale, NDArray eps,
+            List<NDArray> weights, NDArray pastKeys, NDArray pastValues) {
+        List<NDArray> inputs = new ArrayList<>(List.of(x, cos, sin, bias, scale, eps));
+        inputs.addAll(weights);
+        if (pastKeys == null) {
+            return call("decoder_layer", inputs.toArray(NDArray[]::new));
+        }
+        inputs.add(pastKeys);
+        inputs.add(pastValues);
+        return call("decoder_layer_after", inputs.toArray(NDArray[]::new));
     }
 
     /** Runs one method of the module under autograd; the results belong to the first input's manager. */

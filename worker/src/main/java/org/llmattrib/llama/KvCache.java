@@ -31,16 +31,17 @@ public final class KvCache {
     /** Appends this step's keys and values of one layer; returns all keys. Old arrays are freed now, not at request end. */
     NDArray append(int layer, NDArray k, NDArray v) {
         if (keys[layer] != null) {
-            NDArray oldK = keys[layer];
-            NDArray oldV = values[layer];
-            k = oldK.concat(k, 2);
-            v = oldV.concat(v, 2);
-            oldK.close();
-            oldV.close();
+            k = keys[layer].concat(k, 2);
+            v = values[layer].concat(v, 2);
         }
-        keys[layer] = k;
-        values[layer] = v;
+        put(layer, k, v);
         return k;
+    }
+
+    /** Sets one layer's keys and values (all positions); the old arrays are freed now. */
+    void put(int layer, NDArray k, NDArray v) {
+        keys[layer] = swap(keys[layer], k);
+        values[layer] = swap(values[layer], v);
     }
 
     void advance(NDArray newKeyMask, NDArray newTokensSeen) {

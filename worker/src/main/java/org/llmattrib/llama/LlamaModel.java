@@ -41,7 +41,12 @@ public final class LlamaModel implements AutoCloseable {
     private record Layer(
             TapNames names,
             NDArray inputNorm, NDArray q, NDArray k, NDArray v, NDArray o,
-            NDArray postNorm, NDArray gate, NDArray up, NDArray down) {}
+            NDArray postNorm, NDArray gate, NDArray up, NDArray down) {
+        /** The weights in {@link Kernels#decoderLayer}'s order. */
+        List<NDArray> weights() {
+            return List.of(inputNorm, q, k, v, o, postNorm, gate, up, down);
+        }
+    }
 
     /** Tap names of one decoder layer, built once. */
     private record TapNames(
@@ -287,10 +292,27 @@ public final class LlamaModel implements AutoCloseable {
             KvCache cache) {
         Layer l = layers.get(index);
         TapNames n = l.names();
+        if (!taps.touchesAny(n.all())) {
+            return fusedLayer(index, l, x, cos, sin, bias, cache);
+        }
         NDArray h = taps.at(n.inputNorm(), rmsNorm(x, l.inputNorm()));
         x = x.add(taps.at(n.o(), attention(index, l, h, cos, sin, bias, taps, cache)));
         NDArray h2 = taps.at(n.postNorm(), rmsNorm(x, l.postNorm()));
         return taps.at(n.output(), x.add(taps.at(n.mlp(), mlp(l, h2, taps))));
+    }
+
+    /**
+     * The same layer in one native call ({@link Kernels#decoderLayer}), for a layer none of whose taps
+     * is captured or replaced: what a perturbation forward runs in every layer.
+     */
+    private NDArray fusedLayer(int index, Layer l, NDArray x, NDArray cos, NDArray sin, NDArray bias, KvCache cache) {
+        NDArray pastKeys = cache == null ? null : cache.keys[index];
+        NDList out = Kernels.decoderLayer(x, cos, sin, bias, attentionScale, rmsNormEps, l.weights(), pastKeys,
+                pastKeys == null ? null : cache.values[index]);
+        if (cache != null) {
+            cache.put(index, out.get(1), out.get(2));
+        }
+        return out.get(0);
     }
 
     /** Grouped-query self-attention with RoPE, through the KV cache when there is one: [B, L, hidden]. */

@@ -3,6 +3,7 @@ package org.llmattrib.llama;
 import ai.djl.ndarray.NDArray;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -44,6 +45,11 @@ public final class Taps {
         }
         replacements.put(name, new Replacement(value, firstRow));
         return this;
+    }
+
+    /** Whether this captures or replaces any of {@code names}. */
+    boolean touchesAny(List<String> names) {
+        return this != NONE && names.stream().anyMatch(n -> toCapture.contains(n) || replacements.containsKey(n));
     }
 
     /** Called by the forward pass at every tap. */

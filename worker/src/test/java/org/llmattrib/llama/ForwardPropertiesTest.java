@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Properties of the forward pass that must hold whatever the weights. */
 class ForwardPropertiesTest {
@@ -99,6 +101,41 @@ class ForwardPropertiesTest {
                 float[] replaced = model.logitsAt(model.forward(ids, m.ones(ids.getShape()), replace, null),
                         range(0, PROMPT.length)).toFloatArray();
                 assertThat(replaced).as(tap).containsExactly(plain, within(1e-6f));
+            }
+        }
+    }
+
+    /**
+     * A layer none of whose taps is touched runs as one fused native call; capturing every tap forces
+     * every layer through the step-by-step forward. Both must give the same numbers: a left-padded
+     * batch, its KV cache, then two cached steps.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DataType.class, names = {"FLOAT64", "FLOAT32", "BFLOAT16"})
+    void fusedLayersEqualStepByStepLayers(DataType dtype) {
+        LlamaModel model = TestModels.goldenModel("tiny-llama-sharded", dtype).model();
+        long[] ids = {0, 0, 1, 17, 300, 1, 42, 999, 5, 8};
+        long[] mask = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+        try (NDManager m = model.manager().newSubManager()) {
+            KvCache fusedCache = new KvCache(model.config().numLayers());
+            KvCache stepCache = new KvCache(model.config().numLayers());
+            for (int step = 0; step < 3; step++) {
+                long[] stepIds = step == 0 ? ids : new long[] {100 + step, 200 + step};
+                long[] stepMask = step == 0 ? mask : new long[] {1, 1};
+                int width = stepIds.length / 2;
+                NDArray idArray = m.create(stepIds).reshape(2, width);
+                NDArray maskArray = m.create(stepMask).reshape(2, width);
+                Taps everyTap = Taps.capturing(Set.copyOf(model.tapNames()));
+                double[] fused = model.logitsAt(model.forward(idArray, maskArray, Taps.NONE, fusedCache),
+                        range(0, 2L * width)).toType(DataType.FLOAT64, false).toDoubleArray();
+                double[] stepByStep = model.logitsAt(model.forward(idArray, maskArray, everyTap, stepCache),
+                        range(0, 2L * width)).toType(DataType.FLOAT64, false).toDoubleArray();
+                assertThat(fused).hasSameSizeAs(stepByStep);
+                double maxDiff = 0;
+                for (int i = 0; i < fused.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(fused[i] - stepByStep[i]));
+                }
+                assertThat(maxDiff).as("%s step %d: largest logit difference", dtype, step).isLessThanOrEqualTo(1e-6);
             }
         }
     }
