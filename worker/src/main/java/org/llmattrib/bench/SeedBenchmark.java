@@ -18,8 +18,9 @@ import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.service.JobRunner;
 
 /**
- * The five seed requests as they are, on one resident model on its device and in its type: per
- * request the first run's time (the first is the process's first job), then the median of
+ * The five seed requests as they are, on one resident model on its device and in its type, warmed
+ * up at load as a worker is ({@link JobRunner#warmUp}): per request the first run's time (the
+ * first is the process's first job), then the median of
  * {@code repeats} warm runs, their model FLOPs per second (the job's {@code work.flops}) and that
  * rate as a share of the matmul peak measured in the same run, and the peak memory of its runs;
  * then bursts of small seed jobs through one worker holding the same model, by {@code --concurrency}.
@@ -43,6 +44,7 @@ public final class SeedBenchmark {
 
         JobRunner runner = new JobRunner(new AttributionEngine(llama, null), new RequestPlanner(llama,
                 Limits.gpu()), "bench");
+        out.printf("warm-up at load, as a worker does: %.2f s%n%n", runner.warmUp());
         out.printf("%-28s %8s %9s %8s %10s %9s %8s  %s%n", "request", "first s", "median s", "min s", "TFLOP/job",
                 "TFLOP/s", "of peak", "peak memory");
         for (String name : Examples.SEED_REQUESTS) {

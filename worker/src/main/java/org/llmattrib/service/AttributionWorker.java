@@ -267,6 +267,7 @@ public final class AttributionWorker implements AutoCloseable {
         AttributionEngine engine = new AttributionEngine(llama, s.resultStore() == null ? null
                 : new ResultStore(s.resultStore()));
         runner = new JobRunner(engine, new RequestPlanner(llama, s.limits()), workerId);
+        LOG.info("warmed up in {} s", String.format("%.2f", runner.warmUp()));
         batcher = engine.batcher();
         metrics.forwards(batcher);
         Properties kafka = s.clientProperties();

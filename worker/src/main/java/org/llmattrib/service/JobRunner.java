@@ -1,6 +1,9 @@
 package org.llmattrib.service;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -118,6 +121,46 @@ public final class JobRunner {
             events.failed(ErrorCode.INTERNAL, e.getClass().getSimpleName() + ": " + e.getMessage(), null);
             return new Outcome(Status.FAILED, ErrorCode.INTERNAL, events.tokenCount());
         }
+    }
+
+    /**
+     * Small jobs that a worker runs, their events going nowhere, before its first real one: cached
+     * perturbation forwards through the packer, integrated gradients at the embeddings (fused layers
+     * under autograd) and at taps inside a layer (the step-by-step layer and its backward).
+     */
+    private static final List<String> WARM_UP = List.of("""
+            {"schema": "attribution-request/v1", "job_id": "warm-up-perturbation",
+             "input": {"type": "tokens", "text": "The quick brown fox"}, "target": " jumps over",
+             "method": {"name": "feature_ablation"}}""", """
+            {"schema": "attribution-request/v1", "job_id": "warm-up-embeddings",
+             "input": {"type": "tokens", "text": "The quick brown fox"}, "target": " jumps over",
+             "method": {"name": "layer_integrated_gradients", "n_steps": 4}, "layers": ["model.embed_tokens"]}""", """
+            {"schema": "attribution-request/v1", "job_id": "warm-up-layers",
+             "input": {"type": "tokens", "text": "The quick brown fox"}, "target": " jumps over",
+             "method": {"name": "layer_integrated_gradients", "n_steps": 2},
+             "layers": ["model.embed_tokens", "model.layers.0.self_attn.q_proj", "model.layers.0.mlp"],
+             "multi_layer": "independent"}""");
+
+    /**
+     * Runs the {@link #WARM_UP} jobs, so that the first real job finds libtorch's kernels loaded (on
+     * a GPU: CUDA modules, cuBLAS handles, the caching allocator's blocks) and the JVM's code
+     * compiled. Returns the seconds it took, 0 for a model without a tokenizer (nothing to warm
+     * with); a warm-up job that fails is logged and skipped, never fatal.
+     */
+    public double warmUp() {
+        if (engine.llama().tokenizer().isEmpty()) {
+            return 0;
+        }
+        long start = System.nanoTime();
+        for (String request : WARM_UP) {
+            List<AttributionEvent> events = new ArrayList<>();
+            Outcome outcome = run(request.getBytes(StandardCharsets.UTF_8), Map.of(), () -> false, () -> false,
+                    events::add);
+            if (outcome.status() != Status.COMPLETED) {
+                LOG.warn("warm-up job failed, skipped: {}", events.isEmpty() ? outcome : events.get(events.size() - 1));
+            }
+        }
+        return (System.nanoTime() - start) / 1e9;
     }
 
     /** Failed event for a request that could not be decoded but whose job id is known. */
