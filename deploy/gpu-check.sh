@@ -6,6 +6,7 @@
 #   selftest-TYPE.txt            `attrib selftest --device D --dtype TYPE` (and .rc: its exit status)
 #   selftest-own-float32.txt     with --own-libtorch: the self-test again on the folder deploy/build-djl-jni.sh made
 #   bench-seeds-TYPE.txt         `attrib bench seeds --device D --dtype TYPE ...` (and .rc)
+#   bench-runtime.txt            without --model: `attrib bench runtime` (forward throughput, host cost per layer)
 #   summary.md                   the targets and the measurements, side by side
 #
 #   deploy/gpu-check.sh [--device cuda] [--layers 16 | --model DIR] [--repeats 5] [--jobs 100]
@@ -82,6 +83,9 @@ for t in "${type_list[@]}"; do
     --concurrency "$levels"
 done
 
+# the random shape's forward throughput and host cost per layer (bench runtime builds its own 1B shape)
+[ -n "$model" ] || run bench-runtime bench runtime --layers "$layers" --device "$device" --dtype "$types" --repeats 2
+
 # summary.md: issue 15's targets beside this run's numbers (seconds are medians of warm runs)
 {
   echo "# GPU check, $(date -u +%Y-%m-%d): $device, ${model:-Llama-3.2-1B shape ($layers layers, random weights)}"
@@ -137,6 +141,12 @@ done
       printf "\n## bursts of small seed jobs through one worker (jobs/s by --concurrency; target: >= 50 jobs/s for 100 jobs)\n\n"
       for (i = 1; i <= n; i++) printf "- %s:%s\n", t[i], burst[t[i]]
     }'
+  if [ -f "$out/bench-runtime.txt" ]; then
+    echo
+    echo "## forward throughput and host cost per decoder layer (bench runtime; exit $(cat "$out/bench-runtime.rc"))"
+    echo
+    echo '```'; grep -v -E '^\[|INFO|WARN' "$out/bench-runtime.txt"; echo '```'
+  fi
   echo
   echo "Not measured here: Captum on the same GPU (the issue's >= 5x target needs it beside these numbers)."
 } > "$out/summary.md"
