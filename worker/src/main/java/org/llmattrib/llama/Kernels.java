@@ -69,11 +69,35 @@ public final class Kernels {
                 variance = torch.mean(torch.pow(h, 2), [-1], True)
                 normed = torch.div(h, torch.sqrt(torch.add(variance, eps)))
                 return torch.mul(torch.to(normed, ops.prim.dtype(weight)), weight)
-              def rope_tables(self: __torch__.Kernels, positions: Tensor, inv_freq: Tensor, like: Tensor) -> Tuple[Tensor, Tensor]:
-                freqs = torch.mul(torch.unsqueeze(torch.to(positions, ops.prim.dtype(inv_freq)), -1), inv_freq)
+              def prologue(self: __torch__.Kernels, mask: Tensor, inv_freq: Tensor, like: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+                return self.masks(mask, inv_freq, like, None, None)
+              def prologue_after(self: __torch__.Kernels, mask: Tensor, inv_freq: Tensor, like: Tensor, seen: Tensor, past_key_mask: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+                return self.masks(mask, inv_freq, like, seen, past_key_mask)
+              def masks(self: __torch__.Kernels, mask: Tensor, inv_freq: Tensor, like: Tensor, seen: Optional[Tensor], past_key_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+                token_mask = torch.to(mask, 11)
+                counts = torch.cumsum(torch.to(mask, 4), 1)
+                key_mask = token_mask
+                past = 0
+                if past_key_mask is not None:
+                  key_mask = torch.cat([past_key_mask, token_mask], 1)
+                  past = torch.size(past_key_mask, 1)
+                positions = torch.sub(counts, 1)
+                last = torch.slice(counts, 1, -1)
+                if seen is not None:
+                  positions = torch.add(positions, seen)
+                  last = torch.add(seen, last)
+                positions = torch.clamp_min(positions, 0)
+                wide = ops.prim.dtype(inv_freq)
+                freqs = torch.mul(torch.unsqueeze(torch.to(positions, wide), -1), inv_freq)
                 angles = torch.unsqueeze(torch.cat([freqs, freqs], -1), 1)
                 dtype = ops.prim.dtype(like)
-                return (torch.to(torch.cos(angles), dtype), torch.to(torch.sin(angles), dtype))
+                length = torch.size(mask, 1)
+                device = ops.prim.device(mask)
+                queries = torch.add(torch.unsqueeze(torch.arange(length, device=device), 1), past)
+                keys = torch.unsqueeze(torch.arange(past + length, device=device), 0)
+                allowed = torch.logical_and(torch.unsqueeze(torch.le(keys, queries), 0), torch.unsqueeze(key_mask, 1))
+                bias = torch.unsqueeze(torch.mul(torch.sub(torch.to(allowed, wide), 1), 1000000000.), 1)
+                return (torch.to(torch.cos(angles), dtype), torch.to(torch.sin(angles), dtype), bias, key_mask, last)
               def rope_heads(self: __torch__.Kernels, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
                 d = torch.size(cos, 3)
                 h = torch.transpose(torch.reshape(x, [torch.size(x, 0), torch.size(x, 1), -1, d]), 1, 2)
@@ -163,11 +187,16 @@ public final class Kernels {
     }
 
     /**
-     * RoPE's cos and sin [B, 1, L, headDim] in {@code like}'s type, from positions [B, L] (int64) and
-     * inverse frequencies [headDim / 2] (their type is the type the angles are computed in).
+     * What every layer of one forward shares, from the step's mask [B, L] (1: a token, 0: padding)
+     * and, with a KV cache that has positions, its tokens seen so far per row [B, 1] and key mask
+     * [B, P]: RoPE's cos and sin [B, 1, L, headDim] in {@code like}'s type (positions count tokens
+     * only; angles in {@code invFreq}'s type), the additive attention bias [B, 1, L, P + L] in that
+     * type (0 where query i may attend key j, a token at or before it, else -1e9), the key mask [B,
+     * P + L] and the tokens seen after this step [B, 1].
      */
-    static NDList ropeTables(NDArray positions, NDArray invFreq, NDArray like) {
-        return call("rope_tables", positions, invFreq, like);
+    static NDList prologue(NDArray mask, NDArray invFreq, NDArray like, NDArray seen, NDArray pastKeyMask) {
+        return seen == null ? call("prologue", mask, invFreq, like)
+                : call("prologue_after", mask, invFreq, like, seen, pastKeyMask);
     }
 
     /** A projection [B, L, n * headDim] as heads [B, n, L, headDim], rotated by RoPE (cos, sin: {@link #ropeTables}). */

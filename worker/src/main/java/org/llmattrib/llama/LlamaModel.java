@@ -223,28 +223,19 @@ public final class LlamaModel implements AutoCloseable {
         if (cache != null && first > 0) {
             throw new IllegalArgumentException("a KV cache needs every layer: forward from layer 0");
         }
-        long batch = x.getShape().get(0);
-        long len = x.getShape().get(1);
-        NDManager m = x.getManager();
-        NDArray tokenMask = mask.toType(DataType.BOOLEAN, false);
-        NDArray counts = mask.toType(DataType.INT64, false).cumSum(1);
-        long past = cache == null ? 0 : cache.length();
-        NDArray seenBefore = cache == null || cache.tokensSeen == null ? m.zeros(new Shape(batch, 1), DataType.INT64)
-                : cache.tokensSeen;
-        NDArray positions = counts.sub(1).add(seenBefore).maximum(0);
-        NDArray keyMask = cache == null || cache.keyMask == null ? tokenMask : cache.keyMask.concat(tokenMask, 1);
-
-        NDList rope = Kernels.ropeTables(positions, invFreq, x); // cos, sin [B, 1, L, headDim]
-        NDArray cos = rope.get(0);
-        NDArray sin = rope.get(1);
-        NDArray bias = attentionBias(m, keyMask, past, len);
+        boolean cached = cache != null && cache.keyMask != null;
+        NDList shared = Kernels.prologue(mask, invFreq, x, cached ? cache.tokensSeen : null,
+                cached ? cache.keyMask : null);
+        NDArray cos = shared.get(0); // [B, 1, L, headDim]
+        NDArray sin = shared.get(1);
+        NDArray bias = shared.get(2); // [B, 1, L, S], S = cached + L
 
         x = taps.at(streamInto(first), x);
         for (int i = first; i < layers.size(); i++) {
             x = decoderLayer(i, x, cos, sin, bias, taps, cache);
         }
         if (cache != null) {
-            cache.advance(keyMask, seenBefore.add(counts.get(":, -1:")));
+            cache.advance(shared.get(3), shared.get(4)); // key mask [B, S], tokens seen [B, 1]
         }
         return taps.at(FINAL_NORM, rmsNorm(x, finalNorm));
     }
@@ -272,19 +263,6 @@ public final class LlamaModel implements AutoCloseable {
         }
         int i = Integer.parseInt(layer.group(1));
         return layer.group(2) == null ? i + 1 : i;
-    }
-
-    /** [B, 1, L, S] additive mask: 0 where query i may attend key j (a token at or before it), else -1e9. */
-    private NDArray attentionBias(NDManager m, NDArray keyMask, long past, long len) {
-        long keys = past + len;
-        boolean[] causal = new boolean[(int) (len * keys)];
-        for (int i = 0; i < len; i++) {
-            for (int j = 0; j <= past + i; j++) {
-                causal[(int) (i * keys + j)] = true;
-            }
-        }
-        NDArray allowed = m.create(causal, new Shape(1, len, keys)).logicalAnd(keyMask.expandDims(1));
-        return allowed.toType(wide, false).sub(1).mul(1e9).expandDims(1);
     }
 
     /** One decoder layer: x + attention(norm(x)), then + mlp(norm(x)). [B, L, hidden] in and out. */
