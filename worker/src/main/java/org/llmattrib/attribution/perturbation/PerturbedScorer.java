@@ -174,15 +174,14 @@ public final class PerturbedScorer {
             int rows = prompts.size();
             try (NDManager step = manager.newSubManager()) {
                 NDArray logProbs = lane.forward(new ForwardBatcher.Step(ids, mask, rows, width, cache, manager, step));
-                copy(out.quantity().at(out.t(), out.target(), logProbs), out.values());
-                copy(logProbs.get(":, {}", out.target()), out.logProbs());
+                // one read back to the host per step (on a GPU each read waits for the device)
+                double[] read = out.quantity().at(out.t(), out.target(), logProbs)
+                        .concat(logProbs.get(":, {}", out.target())).toType(DataType.FLOAT64, false).toDoubleArray();
+                System.arraycopy(read, 0, out.values(), offset, rows);
+                System.arraycopy(read, rows, out.logProbs(), offset, rows);
             }
             work.forward(rows, width, past, rows);
             past += width;
-        }
-
-        private void copy(NDArray perRow, double[] into) {
-            System.arraycopy(perRow.toType(DataType.FLOAT64, false).toDoubleArray(), 0, into, offset, prompts.size());
         }
     }
 }
