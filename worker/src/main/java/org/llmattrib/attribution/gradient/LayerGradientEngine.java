@@ -1,6 +1,8 @@
 package org.llmattrib.attribution.gradient;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -289,26 +291,18 @@ public final class LayerGradientEngine {
             for (int g = from / samples.size(); g <= (to - 1) / samples.size(); g++) {
                 int blockFrom = Math.max(from, g * samples.size());
                 int blockTo = Math.min(to, (g + 1) * samples.size());
+                List<GradientMethod.PathSample> block = new ArrayList<>();
+                for (int r = blockFrom; r < blockTo; r++) {
+                    block.add(samples.get(r % samples.size()));
+                    weights[r - from] = block.get(block.size() - 1).weight();
+                }
                 for (String layer : groups.get(g)) {
                     // views in the batch's scratch manager, so that everything derived from them is freed per batch
                     NDArray s = start.get(layer).get(scratch, new NDIndex(":, 0:{}", upTo));
                     NDArray e = end.get(layer).get(scratch, new NDIndex(":, 0:{}", upTo));
-                    List<NDArray> points = new ArrayList<>();
-                    List<NDArray> deltas = new ArrayList<>();
-                    for (int r = blockFrom; r < blockTo; r++) {
-                        GradientMethod.PathSample p = samples.get(r % samples.size());
-                        NDArray endPoint = p.noiseStdev() > 0
-                                ? e.add(model.toModelType(scratch.randomNormal(0, (float) p.noiseStdev(), e.getShape(),
-                                        model.wideType())))
-                                : e;
-                        NDArray delta = endPoint.sub(s);
-                        deltas.add(delta);
-                        points.add(s.add(delta.mul(p.alpha())));
-                        weights[r - from] = p.weight();
-                    }
-                    NDArray leaf = Autograd.leaf(concat(points));
-                    taps.replaceRows(layer, leaf, blockFrom - from);
-                    leaves.add(new Leaf(layer, leaf, concat(deltas)));
+                    Leaf leaf = pathPoints(scratch, layer, s, e, block);
+                    taps.replaceRows(layer, leaf.value(), blockFrom - from);
+                    leaves.add(leaf);
                 }
             }
             Autograd.withGrad(() -> {
@@ -333,6 +327,35 @@ public final class LayerGradientEngine {
                 acc.put(leaf.layer(), total);
             }
         }
+    }
+
+    /**
+     * One block's points on the path from {@code s} to {@code e} [1, upTo, hidden], s + alpha (end -
+     * s) for each sample, as one differentiable leaf [samples, upTo, hidden], with the (end - s) each
+     * multiplies. Without noise every sample shares one end: one delta, and every point in one
+     * broadcast product (a handful of operations whatever the sample count; on a GPU the alphas are
+     * one copy to the device, not one per sample). With noise each sample draws its own end.
+     */
+    private Leaf pathPoints(NDManager scratch, String layer, NDArray s, NDArray e,
+            List<GradientMethod.PathSample> block) {
+        if (block.stream().allMatch(p -> p.noiseStdev() == 0)) {
+            NDArray delta = e.sub(s);
+            double[] alphas = block.stream().mapToDouble(GradientMethod.PathSample::alpha).toArray();
+            NDArray alpha = model.toModelType(scratch.create(alphas, new Shape(alphas.length, 1, 1)));
+            return new Leaf(layer, Autograd.leaf(s.add(delta.mul(alpha))), delta);
+        }
+        List<NDArray> points = new ArrayList<>();
+        List<NDArray> deltas = new ArrayList<>();
+        for (GradientMethod.PathSample p : block) {
+            NDArray endPoint = p.noiseStdev() > 0
+                    ? e.add(model.toModelType(scratch.randomNormal(0, (float) p.noiseStdev(), e.getShape(),
+                            model.wideType())))
+                    : e;
+            NDArray delta = endPoint.sub(s);
+            deltas.add(delta);
+            points.add(s.add(delta.mul(p.alpha())));
+        }
+        return new Leaf(layer, Autograd.leaf(NDArrays.concat(new NDList(points))), NDArrays.concat(new NDList(deltas)));
     }
 
     private PositionAttribution tokenResult(int t, int upTo, double logProb, double fInput, double[][] fBaseline,
@@ -365,16 +388,11 @@ public final class LayerGradientEngine {
         return new PositionAttribution(t, logProb, fInput, sums, norms, unreduced, checks);
     }
 
-    /** A replaced block of one layer's output: the differentiable leaf and the (end - start) it multiplies. */
+    /**
+     * A replaced block of one layer's output: the differentiable leaf and the (end - start) it
+     * multiplies, one row per sample or one row for all.
+     */
     private record Leaf(String layer, NDArray value, NDArray delta) {}
-
-    private static NDArray concat(List<NDArray> arrays) {
-        NDArray out = arrays.get(0);
-        for (int i = 1; i < arrays.size(); i++) {
-            out = out.concat(arrays.get(i), 0);
-        }
-        return out;
-    }
 
     private static long[] concat(long[] a, long[] b) {
         long[] r = Arrays.copyOf(a, a.length + b.length);
