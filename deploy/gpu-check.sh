@@ -4,6 +4,7 @@
 # bursts, first job) with what this run measured. Everything goes under $OUT (default ./gpu-check):
 #   env.txt                      the host: GPU (nvidia-smi), CPU (lscpu), the attrib CLI, python3's torch
 #   selftest-TYPE.txt            `attrib selftest --device D --dtype TYPE` (and .rc: its exit status)
+#   selftest-tf32.txt            on a GPU: float32 again, its matrix products in TF32 (TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1)
 #   selftest-own-float32.txt     with --own-libtorch: the self-test again on the folder deploy/build-djl-jni.sh made
 #   bench-seeds-TYPE.txt         `attrib bench seeds --device D --dtype TYPE ...` (and .rc)
 #   bench-runtime.txt            without --model: `attrib bench runtime` (forward throughput, host cost per layer)
@@ -76,7 +77,10 @@ if [ "$own" = 1 ]; then
 fi
 
 IFS=, read -r -a type_list <<< "$types"
+export TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=0     # float32 is float32 (./attrib does the same; $ATTRIB may be java)
 for t in "${type_list[@]}"; do run "selftest-$t" selftest --device "$device" --dtype "$t"; done
+# float32 with TF32 matrix products, against float16's bound (a GPU only: the CPU has no TF32)
+[ "$device" = cpu ] || ATTRIB_TF32=1 TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 run selftest-tf32 selftest --device "$device" --dtype float32
 shape=(--layers "$layers"); [ -z "$model" ] || shape=(--model "$model")
 for t in "${type_list[@]}"; do
   run "bench-seeds-$t" bench seeds "${shape[@]}" --device "$device" --dtype "$t" --repeats "$repeats" --jobs "$jobs" \

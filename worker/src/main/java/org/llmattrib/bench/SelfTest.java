@@ -18,6 +18,7 @@ import org.llmattrib.attribution.AttributionEngine;
 import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.gateway.Examples;
+import org.llmattrib.llama.Libtorch;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.Precision;
 import org.llmattrib.llama.TinyLlama;
@@ -58,6 +59,15 @@ public final class SelfTest {
             case BFLOAT16 -> 0.2;
             case FLOAT16 -> 0.05;
         };
+    }
+
+    /**
+     * The bound on {@code device}: float32 on a GPU whose matrix products run in TF32 ({@link
+     * Libtorch#tf32}) gets float16's, TF32 keeping float16's 10 mantissa bits.
+     */
+    public static double bound(Precision dtype, String device) {
+        return dtype == Precision.FLOAT32 && !device.equals("cpu") && Libtorch.tf32() ? bound(Precision.FLOAT16)
+                : bound(dtype);
     }
 
     /**
@@ -112,7 +122,7 @@ public final class SelfTest {
      * @param only the names of the checks to run; empty: all
      */
     public static List<Result> run(String device, Precision dtype, double bound, List<String> only, PrintStream out) {
-        double limit = Double.isNaN(bound) ? bound(dtype) : bound;
+        double limit = Double.isNaN(bound) ? bound(dtype, device) : bound;
         List<String> names = checks().stream().map(Check::name).toList();
         for (String name : only) {
             if (!names.contains(name)) {
@@ -131,7 +141,9 @@ public final class SelfTest {
                     + " of the 256 bytes and 3 specials), written to %s%n", spec.hidden(), spec.layers(),
                     spec.heads(), spec.kvHeads(), dir);
             out.printf("each check: max |attr - attr_fp64| / max |attr_fp64| over its target tokens, features and"
-                    + " layers, %s %s against float64 on the cpu; bound %.0e%n%n", device, dtype, limit);
+                    + " layers, %s %s%s against float64 on the cpu; bound %.0e%n%n", device, dtype,
+                    dtype == Precision.FLOAT32 && !device.equals("cpu") && Libtorch.tf32() ? " (TF32 products)" : "",
+                    limit);
             try (Llama reference = Llama.load(dir, "cpu", DataType.FLOAT64);
                     Llama subject = Llama.load(dir, device, dtype.dataType())) {
                 JobRunner referenceRunner = runner(reference);

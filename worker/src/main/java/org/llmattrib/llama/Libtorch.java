@@ -40,14 +40,29 @@ public final class Libtorch {
         }
     }
 
+    /**
+     * The environment variable with which libtorch runs float32 matrix products on a GPU in TF32
+     * (10 mantissa bits, tensor cores) when it is 1. NVIDIA's PyTorch containers set it; {@code
+     * ./attrib} sets it to 0 unless asked for TF32 ({@code --tf32} or {@code ATTRIB_TF32=1}).
+     */
+    public static final String TF32_ENV = "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE";
+
+    /** Whether float32 matrix products on a GPU run in TF32 in this process ({@link #TF32_ENV}). */
+    public static boolean tf32() {
+        String v = System.getenv(TF32_ENV);
+        return v != null && List.of("1", "on", "yes", "y", "true").contains(v.trim().toLowerCase(java.util.Locale.ROOT));
+    }
+
     /** What DJL loaded: its folder, libtorch's version and flavour, the build's features and the GPUs CUDA reports. */
     public record Loaded(String folder, String version, String flavor, String source, List<String> features,
             int gpus) {
         public String describe() {
-            return String.format("libtorch %s (%s) from %s (%s)%nfeatures: %s%ndevices: cpu%s", version, flavor, folder,
-                    source, String.join(", ", features),
+            return String.format("libtorch %s (%s) from %s (%s)%nfeatures: %s%ndevices: cpu%s%s", version, flavor,
+                    folder, source, String.join(", ", features),
                     gpus > 0 ? ", cuda:0 to cuda:" + (gpus - 1) + " (" + gpus + " GPU" + (gpus > 1 ? "s" : "") + ")"
-                            : features.contains("CUDA") ? "; no GPU found by CUDA" : "; no CUDA in this build");
+                            : features.contains("CUDA") ? "; no GPU found by CUDA" : "; no CUDA in this build",
+                    gpus > 0 ? String.format("%nfloat32 matrix products on a GPU: %s", tf32()
+                            ? "TF32 (" + TF32_ENV + "=" + System.getenv(TF32_ENV) + ")" : "float32") : "");
         }
     }
 

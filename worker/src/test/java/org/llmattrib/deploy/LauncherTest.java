@@ -37,7 +37,9 @@ class LauncherTest {
         bin = Files.createDirectories(project.resolve("bin"));
         script("mvn", "echo \"$@\" > \"$(dirname \"$0\")/mvn.args\"");
         script("java", "{ echo \"args: $*\"; echo \"ATTRIB_LIBTORCH=${ATTRIB_LIBTORCH:-}\";"
-                + " echo \"LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}\"; } > \"$(dirname \"$0\")/java.out\"");
+                + " echo \"LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}\";"
+                + " echo \"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}\"; }"
+                + " > \"$(dirname \"$0\")/java.out\"");
     }
 
     private void script(String name, String body) throws IOException {
@@ -59,6 +61,24 @@ class LauncherTest {
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(out).isZero();
         return out;
+    }
+
+    /** NVIDIA's PyTorch containers set TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1: float32 would silently be TF32. */
+    @Test
+    void float32StaysFloat32OnAGpuUnlessTf32IsAskedFor() throws Exception {
+        String out = launch("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1", "selftest", "--device", "cuda");
+        assertThat(out).contains("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 ignored");
+        assertThat(Files.readString(bin.resolve("java.out"))).contains("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=0")
+                .contains("args: -Dai.djl.offline=true -jar " + project.resolve("worker/target/attrib.jar")
+                        + " selftest --device cuda");
+        launch("", "--tf32", "selftest", "--device", "cuda");
+        assertThat(Files.readString(bin.resolve("java.out"))).contains("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1")
+                .contains(" selftest --device cuda");
+        launch("ATTRIB_TF32=1", "selftest");
+        assertThat(Files.readString(bin.resolve("java.out"))).contains("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1");
+        String quiet = launch("", "selftest");
+        assertThat(quiet).doesNotContain("TF32");
+        assertThat(Files.readString(bin.resolve("java.out"))).contains("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=0");
     }
 
     @Test

@@ -55,8 +55,13 @@ final class FakeWorker implements AutoCloseable {
     }
 
     void publish(AttributionEvent... events) {
+        publishAt(null, events);
+    }
+
+    /** Publishes with the given record time (epoch ms; null: the producer's clock). */
+    void publishAt(Long timestamp, AttributionEvent... events) {
         for (AttributionEvent e : events) {
-            producer.send(new ProducerRecord<>(Protocol.RESULTS_TOPIC, e.jobId(), Protocol.encode(e)));
+            producer.send(new ProducerRecord<>(Protocol.RESULTS_TOPIC, null, timestamp, e.jobId(), Protocol.encode(e)));
         }
         producer.flush();
     }

@@ -360,8 +360,10 @@ class GatewayApiTest {
 
     @Test
     void readyMeansTheTopicIsReadToItsEndAndOnlyTheNewestJobsAreHeld() throws Exception {
+        // one millisecond apart: jobs first seen in the same millisecond would be ordered by id
+        long start = System.currentTimeMillis() - 1000;
         for (int i = 0; i < 300; i++) {
-            results.publish(FakeWorker.accepted("many-" + i), FakeWorker.token("many-" + i, 0));
+            results.publishAt(start + i, FakeWorker.accepted("many-" + i), FakeWorker.token("many-" + i, 0));
         }
         try (Gateway small = Gateway.start(GatewayConfig.local(kafka.bootstrapServers()).withLimits(MAX_BODY, 100))) {
             await().atMost(Duration.ofSeconds(30)).until(() -> send(small, "GET", "/health/ready", null)
