@@ -43,6 +43,7 @@ import org.llmattrib.attribution.Limits;
 import org.llmattrib.attribution.RequestPlanner;
 import org.llmattrib.attribution.ResultStore;
 import org.llmattrib.llama.ForwardBatcher;
+import org.llmattrib.llama.Libtorch;
 import org.llmattrib.llama.Llama;
 import org.llmattrib.llama.Precision;
 import org.llmattrib.protocol.AttributionEvent;
@@ -267,6 +268,10 @@ public final class AttributionWorker implements AutoCloseable {
         AttributionEngine engine = new AttributionEngine(llama, s.resultStore() == null ? null
                 : new ResultStore(s.resultStore()));
         runner = new JobRunner(engine, new RequestPlanner(llama, s.limits()), workerId);
+        if (llama.model().manager().getDevice().isGpu()) {
+            LOG.info("float32 matrix products on the GPU: {}", Libtorch.tf32() ? "TF32 (" + Libtorch.TF32_ENV + ")"
+                    : "float32");
+        }
         LOG.info("warmed up in {} s", String.format("%.2f", runner.warmUp()));
         batcher = engine.batcher();
         metrics.forwards(batcher);
