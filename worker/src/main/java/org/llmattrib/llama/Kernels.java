@@ -199,7 +199,7 @@ public final class Kernels {
                 : call("prologue_after", mask, invFreq, like, seen, pastKeyMask);
     }
 
-    /** A projection [B, L, n * headDim] as heads [B, n, L, headDim], rotated by RoPE (cos, sin: {@link #ropeTables}). */
+    /** A projection [B, L, n * headDim] as heads [B, n, L, headDim], rotated by RoPE (cos, sin: {@link #prologue}). */
     static NDArray ropeHeads(NDArray x, NDArray cos, NDArray sin) {
         return call("rope_heads", x, cos, sin).singletonOrThrow();
     }
