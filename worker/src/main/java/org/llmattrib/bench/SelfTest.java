@@ -66,8 +66,12 @@ public final class SelfTest {
      * Libtorch#tf32}) gets float16's, TF32 keeping float16's 10 mantissa bits.
      */
     public static double bound(Precision dtype, String device) {
-        return dtype == Precision.FLOAT32 && !device.equals("cpu") && Libtorch.tf32() ? bound(Precision.FLOAT16)
-                : bound(dtype);
+        return tf32Products(dtype, device) ? bound(Precision.FLOAT16) : bound(dtype);
+    }
+
+    /** float32 on a GPU whose matrix products run in TF32. */
+    private static boolean tf32Products(Precision dtype, String device) {
+        return dtype == Precision.FLOAT32 && !device.equals("cpu") && Libtorch.tf32();
     }
 
     /**
@@ -142,7 +146,7 @@ public final class SelfTest {
                     spec.heads(), spec.kvHeads(), dir);
             out.printf("each check: max |attr - attr_fp64| / max |attr_fp64| over its target tokens, features and"
                     + " layers, %s %s%s against float64 on the cpu; bound %.0e%n%n", device, dtype,
-                    dtype == Precision.FLOAT32 && !device.equals("cpu") && Libtorch.tf32() ? " (TF32 products)" : "",
+                    tf32Products(dtype, device) ? " (TF32 products)" : "",
                     limit);
             try (Llama reference = Llama.load(dir, "cpu", DataType.FLOAT64);
                     Llama subject = Llama.load(dir, device, dtype.dataType())) {

@@ -110,6 +110,7 @@ public final class KvCache {
             LongFunction<Shape> shape, int axis, NDManager m) {
         NDList parts = new NDList();
         NDArray like = array.apply(caches.stream().filter(c -> c.length() > 0).findFirst().orElseThrow());
+        DataType dtype = null; // asked once, when a part needs padding
         for (int i = 0; i < caches.size(); i++) {
             Shape full = shape.apply(rows[i]);
             NDArray a = caches.get(i).length() == 0 ? null : array.apply(caches.get(i));
@@ -121,7 +122,7 @@ public final class KvCache {
             long[] padShape = full.getShape();
             padShape[axis] = missing;
             // DJL reads bfloat16 as UNKNOWN and aborts on zeros(BFLOAT16): float zeros are made in float32 and cast
-            DataType dtype = Kernels.typeOf(like);
+            dtype = dtype == null ? Kernels.typeOf(like) : dtype;
             NDArray pad = dtype.isFloating() ? Kernels.cast(m.zeros(new Shape(padShape), DataType.FLOAT32), dtype)
                     : m.zeros(new Shape(padShape), dtype);
             parts.add(a == null ? pad : pad.concat(a, axis));

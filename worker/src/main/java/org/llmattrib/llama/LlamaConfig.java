@@ -36,10 +36,6 @@ public record LlamaConfig(
         eosTokenIds = List.copyOf(eosTokenIds);
     }
 
-    public int kvGroups() {
-        return numHeads / numKvHeads;
-    }
-
     public static LlamaConfig read(Path file) {
         if (!Files.isRegularFile(file)) {
             throw new ModelLoadException("missing " + file);
