@@ -102,7 +102,9 @@ grep -q torchStartProfile "$work/src/ai_djl_pytorch_jni_PyTorchLibrary_system.cc
 java_home="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}"
 [ -f "$java_home/include/jni.h" ] || die "no include/jni.h under $java_home: set JAVA_HOME to a JDK (or a jlink'd runtime with its headers)"
 abi=0; [ "$(nm -D --defined-only "$torch/lib/libc10.so" | grep -c __cxx11)" -eq 0 ] || abi=1
-flags=(-O2 -fPIC -std=c++17 -w "-D_GLIBCXX_USE_CXX11_ABI=$abi" -I"$torch/include" -I"$torch/include/torch/csrc/api/include"
+std=c++17   # libtorch 2.12 and later require C++20 (their headers say so with an #error)
+grep -qs 'C++20 or later' "$torch/include/ATen/ATen.h" && std=c++20
+flags=(-O2 -fPIC "-std=$std" -w "-D_GLIBCXX_USE_CXX11_ABI=$abi" -I"$torch/include" -I"$torch/include/torch/csrc/api/include"
   -I"$java_home/include" -I"$java_home/include/linux" -I"$work/include" -I"$djl_src/api/src/main/native")
 libs=(-ltorch -ltorch_cpu -lc10)
 site="$(dirname "$torch")"
