@@ -64,7 +64,7 @@ public final class Llama implements AutoCloseable {
                     eos.add(e.asLong());
                 }
             } catch (IOException ex) {
-                throw new ModelLoadException(file + ": not valid JSON: " + ex.getMessage(), ex);
+                throw ModelLoadException.unreadable(file, ex);
             }
         }
         return eos;

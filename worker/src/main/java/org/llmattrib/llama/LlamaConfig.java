@@ -43,7 +43,7 @@ public record LlamaConfig(
         try {
             return parse(new ObjectMapper().readTree(file.toFile()), file);
         } catch (IOException e) {
-            throw new ModelLoadException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw ModelLoadException.unreadable(file, e);
         }
     }
 
@@ -62,15 +62,38 @@ public record LlamaConfig(
         }
         int hidden = required(c, "hidden_size", file);
         int heads = required(c, "num_attention_heads", file);
+        int kvHeads = whole(c, "", "num_key_value_heads", heads, file);
+        if (heads % kvHeads != 0) {
+            throw new ModelLoadException(file + ": num_attention_heads (" + heads
+                    + ") is not a multiple of num_key_value_heads (" + kvHeads + ")");
+        }
+        int headDim = whole(c, "", "head_dim", Math.max(1, hidden / heads), file);
+        if (headDim % 2 != 0) {
+            throw new ModelLoadException(file + ": head_dim " + headDim
+                    + " is odd; RoPE rotates pairs of dimensions (hidden_size / num_attention_heads when absent)");
+        }
+        // transformers 5 writes RoPE as one rope_parameters object; earlier versions rope_theta + rope_scaling
+        JsonNode params = c.path("rope_parameters");
+        String section = params.isObject() ? "rope_parameters" : "rope_scaling";
+        JsonNode rope = params.isObject() ? params : c.path("rope_scaling");
+        double theta = params.isObject() && params.has("rope_theta")
+                ? positive(params, section + ".", "rope_theta", Double.NaN, file)
+                : positive(c, "", "rope_theta", 10000.0, file);
         RopeScaling scaling = null;
-        JsonNode rs = c.path("rope_scaling");
-        if (rs.isObject()) {
-            String ropeType = rs.has("rope_type") ? rs.path("rope_type").asText() : rs.path("type").asText();
+        if (rope.isObject()) {
+            String ropeType = rope.has("rope_type") ? rope.path("rope_type").asText() : rope.path("type").asText();
             if (ropeType.equals("llama3")) {
-                scaling = new RopeScaling(rs.path("factor").asDouble(), rs.path("low_freq_factor").asDouble(),
-                        rs.path("high_freq_factor").asDouble(), rs.path("original_max_position_embeddings").asInt());
+                String at = section + ".";
+                double low = positive(rope, at, "low_freq_factor", Double.NaN, file);
+                double high = positive(rope, at, "high_freq_factor", Double.NaN, file);
+                if (high <= low) {
+                    throw new ModelLoadException(file + ": " + at + "high_freq_factor (" + high
+                            + ") must be larger than low_freq_factor (" + low + ")");
+                }
+                scaling = new RopeScaling(positive(rope, at, "factor", Double.NaN, file), low, high,
+                        whole(rope, at, "original_max_position_embeddings", -1, file));
             } else if (!ropeType.equals("default")) {
-                throw new ModelLoadException(file + ": rope_scaling type '" + ropeType
+                throw new ModelLoadException(file + ": " + section + " type '" + ropeType
                         + "' is not supported; use 'llama3' or none");
             }
         }
@@ -87,10 +110,10 @@ public record LlamaConfig(
                 required(c, "intermediate_size", file),
                 required(c, "num_hidden_layers", file),
                 heads,
-                c.path("num_key_value_heads").asInt(heads),
-                c.path("head_dim").asInt(hidden / heads),
+                kvHeads,
+                headDim,
                 c.path("rms_norm_eps").asDouble(1e-6),
-                c.path("rope_theta").asDouble(10000.0),
+                theta,
                 scaling,
                 c.path("tie_word_embeddings").asBoolean(false),
                 c.path("bos_token_id").asInt(-1),
@@ -98,11 +121,35 @@ public record LlamaConfig(
     }
 
     private static int required(JsonNode c, String field, Path file) {
+        return whole(c, "", field, -1, file);
+    }
+
+    /** A positive whole number at {@code at + field}; {@code absent} when missing or null, if positive. */
+    private static int whole(JsonNode c, String at, String field, int absent, Path file) {
         JsonNode n = c.get(field);
-        if (n == null || !n.canConvertToInt() || n.asInt() <= 0) {
-            throw new ModelLoadException(file + ": field '" + field + "' is missing or not a positive integer");
+        if ((n == null || n.isNull()) && absent > 0) {
+            return absent;
         }
-        return n.asInt();
+        double v = n == null || !n.isNumber() ? Double.NaN : n.asDouble();
+        if (!(v > 0 && v <= Integer.MAX_VALUE && v == Math.rint(v))) {
+            throw new ModelLoadException(file + ": field '" + at + field + "' is missing or not a positive integer"
+                    + (n == null ? "" : " (" + n + ")"));
+        }
+        return (int) v;
+    }
+
+    /** A positive finite number at {@code at + field}; {@code absent} when missing or null, if not NaN. */
+    private static double positive(JsonNode c, String at, String field, double absent, Path file) {
+        JsonNode n = c.get(field);
+        if ((n == null || n.isNull()) && !Double.isNaN(absent)) {
+            return absent;
+        }
+        double v = n == null || !n.isNumber() ? Double.NaN : n.asDouble();
+        if (!(v > 0 && Double.isFinite(v))) {
+            throw new ModelLoadException(file + ": field '" + at + field + "' is missing or not a positive number"
+                    + (n == null ? "" : " (" + n + ")"));
+        }
+        return v;
     }
 
     /** RoPE inverse frequencies, with Llama 3 scaling when configured (as Hugging Face computes them). */

@@ -1,5 +1,6 @@
 package org.llmattrib.llama;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -10,6 +11,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -51,7 +54,7 @@ public final class SafeTensors {
             try {
                 weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
             } catch (IOException e) {
-                throw new ModelLoadException(index + ": not valid JSON: " + e.getMessage(), e);
+                throw ModelLoadException.unreadable(index, e);
             }
             if (!weightMap.isObject()) {
                 throw new ModelLoadException(index + ": has no 'weight_map' object");
@@ -94,7 +97,15 @@ public final class SafeTensors {
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLen);
             ch.read(header, 8);
-            JsonNode json = new ObjectMapper().readTree(header.array());
+            JsonNode json;
+            try {
+                json = new ObjectMapper().readTree(header.array());
+            } catch (JsonProcessingException e) {
+                throw new ModelLoadException(file + ": corrupt safetensors header: " + e.getOriginalMessage(), e);
+            }
+            if (json == null || !json.isObject()) {
+                throw new ModelLoadException(file + ": corrupt safetensors header: not a JSON object");
+            }
             long dataStart = 8 + headerLen;
             Map<String, Entry> entries = new LinkedHashMap<>();
             for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
@@ -102,31 +113,70 @@ public final class SafeTensors {
                 if (f.getKey().equals("__metadata__")) {
                     continue;
                 }
+                String name = f.getKey();
                 JsonNode t = f.getValue();
                 String dtype = t.path("dtype").asText();
-                JsonNode shapeNode = t.path("shape");
-                long[] shape = new long[shapeNode.size()];
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = shapeNode.get(i).asLong();
+                long[] shape = naturals(t.path("shape"), -1);
+                long[] offsets = naturals(t.path("data_offsets"), 2);
+                if (shape == null || offsets == null || offsets[1] < offsets[0]) {
+                    throw new ModelLoadException(file + ": corrupt safetensors header: tensor '" + name
+                            + "' needs a shape of sizes and data_offsets [begin, end] with 0 <= begin <= end, has "
+                            + t.path("shape") + " and " + t.path("data_offsets"));
                 }
-                long begin = t.path("data_offsets").path(0).asLong();
-                long end = t.path("data_offsets").path(1).asLong();
-                Entry e = new Entry(file, f.getKey(), dtype, shape, dataStart + begin, end - begin);
-                if (dataStart + end > size) {
-                    throw new ModelLoadException(file + ": truncated: tensor '" + f.getKey() + "' ends at byte "
-                            + (dataStart + end) + " but the file has " + size);
+                Entry e = new Entry(file, name, dtype, shape, dataStart + offsets[0], offsets[1] - offsets[0]);
+                if (dataStart + offsets[1] > size) {
+                    throw new ModelLoadException(file + ": truncated: tensor '" + name + "' ends at byte "
+                            + (dataStart + offsets[1]) + " but the file has " + size);
                 }
                 int width = bytesPerElement(e);
                 if (e.length() != e.elements() * width) {
-                    throw new ModelLoadException(file + ": tensor '" + f.getKey() + "' has " + e.length()
+                    throw new ModelLoadException(file + ": tensor '" + name + "' has " + e.length()
                             + " bytes, expected " + e.elements() * width + " for its shape and dtype");
                 }
-                entries.put(f.getKey(), e);
+                entries.put(name, e);
             }
+            requireContiguous(file, entries.values(), dataStart, size);
             return entries;
         } catch (IOException e) {
             throw new ModelLoadException(file + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * As the safetensors library requires: the tensors tile the data from its first byte to the
+     * file's end, without overlaps or gaps (an overlap would read one tensor's bytes as another's).
+     */
+    private static void requireContiguous(Path file, Collection<Entry> entries, long dataStart, long size) {
+        long next = dataStart;
+        for (Entry e : entries.stream().sorted(Comparator.comparingLong(Entry::offset)
+                .thenComparingLong(Entry::length)).toList()) {
+            if (e.offset() != next) {
+                throw new ModelLoadException(file + ": corrupt safetensors header: tensor '" + e.name()
+                        + "' starts at data byte " + (e.offset() - dataStart) + " where the tensors before it end at "
+                        + (next - dataStart) + " (tensors must not overlap or leave gaps)");
+            }
+            next += e.length();
+        }
+        if (next != size) {
+            throw new ModelLoadException(file + ": corrupt safetensors file: its tensors end at byte " + next
+                    + " but the file has " + size);
+        }
+    }
+
+    /** The array's whole numbers, all >= 0 (and {@code count} of them unless negative); null otherwise. */
+    private static long[] naturals(JsonNode array, int count) {
+        if (!array.isArray() || (count >= 0 && array.size() != count)) {
+            return null;
+        }
+        long[] out = new long[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode n = array.get(i);
+            if (!n.canConvertToExactIntegral() || !n.canConvertToLong() || n.asLong() < 0) {
+                return null;
+            }
+            out[i] = n.asLong();
+        }
+        return out;
     }
 
     private static int bytesPerElement(Entry e) {
@@ -157,7 +207,12 @@ public final class SafeTensors {
             throw new ModelLoadException(e.file() + ": tensor '" + name + "' has shape "
                     + java.util.Arrays.toString(e.shape()) + ", expected " + java.util.Arrays.toString(expectedShape));
         }
-        FloatBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(e.elements() * 4))
+        if (e.elements() > Integer.MAX_VALUE / 4) {
+            throw new ModelLoadException(e.file() + ": tensor '" + name + "' has " + e.elements()
+                    + " elements, over 2 GiB as float32: this loader takes tensors up to 2 GiB as float32"
+                    + " (Llama models up to about 8B parameters)");
+        }
+        FloatBuffer out = ByteBuffer.allocateDirect((int) (e.elements() * 4))
                 .order(ByteOrder.nativeOrder())
                 .asFloatBuffer();
         try (FileChannel ch = FileChannel.open(e.file(), StandardOpenOption.READ)) {
