@@ -17,7 +17,8 @@ import org.llmattrib.llama.Kernels;
  *       forwarded over the prompt, then over the target token by token;
  *   <li>gradient methods: one forward of the input and its baseline over prompt + target, one of
  *       each layer path at its baseline (methods with a completeness check) from the lowest tapped
- *       decoder layer, and for each target token t a forward and a backward (twice the forward) of
+ *       decoder layer, and for each target token t a forward and a backward (to the activations:
+ *       about once the forward, {@link LlamaConfig#backwardFlops}) of
  *       layer paths x samples rows over the prompt + t tokens, each batch of them through the
  *       decoder layers from the lowest tapped one of its rows up ({@link LayerGradientEngine#batches}).
  *       The backward runs from there even when the forward runs every layer.
@@ -74,7 +75,7 @@ public record CostEstimate(double flops, double kvCacheBytes, String basis) {
             for (LayerGradientEngine.Batch b : batches) {
                 flops += (double) (b.to() - b.from()) * (config.forwardFlops(upTo, (upTo + 1) / 2, 1,
                         b.forwardLayers(config, fullDepth))
-                        + 2 * config.forwardFlops(upTo, (upTo + 1) / 2, 1, b.backwardLayers(config)));
+                        + config.backwardFlops(upTo, (upTo + 1) / 2, 1, b.backwardLayers(config)));
             }
         }
         double generationCache = generated ? length * kvBytesPerPosition(config, dtype) : 0;

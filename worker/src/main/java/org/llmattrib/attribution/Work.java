@@ -2,6 +2,7 @@ package org.llmattrib.attribution;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.llmattrib.llama.LlamaConfig;
 import org.llmattrib.llama.LlamaModel;
 
 /** What a job cost the model: batched forward and backward calls, rows, and model FLOPs. */
@@ -30,11 +31,11 @@ public final class Work {
 
     /**
      * A backward through the last {@code decoderLayers} decoder layers of a forward like
-     * {@link #forward}: about twice their FLOPs.
+     * {@link #forward}, to the activations ({@link LlamaConfig#backwardFlops}).
      */
     public void backward(long rows, long tokens, long scored, int decoderLayers) {
         backwards++;
-        flops += 2 * model.forwardFlops(rows * tokens, (tokens + 1) / 2, scored, decoderLayers);
+        flops += model.config().backwardFlops(rows * tokens, (tokens + 1) / 2, scored, decoderLayers);
     }
 
     public Map<String, Number> toMap() {

@@ -76,8 +76,8 @@ public final class AttributionBenchmark {
             int steps = stepsOf(job);
             for (int t = 0; t < targetLength; t++) {
                 long len = prompt + t;
-                double forward = model.forwardFlops(len, (len + 1) / 2, 1);
-                perToken += (steps + 2) * forward + steps * 2 * forward;
+                perToken += (steps + 2) * model.forwardFlops(len, (len + 1) / 2, 1)
+                        + steps * model.config().backwardFlops(len, (len + 1) / 2, 1, model.config().numLayers());
             }
             return perToken;
         }

@@ -196,6 +196,17 @@ public record LlamaConfig(
         return tokens * (decoderLayers * perLayer + 2L * hiddenSize) + scored * 2L * vocabSize * hiddenSize;
     }
 
+    /**
+     * Model FLOPs of the backward of {@link #forwardFlops(long, long, long, int)}'s forward to its
+     * activations only, as attribution runs it (no weight takes a gradient): each weight product
+     * once more ({@code dx = dy W}), and attention's two products twice ({@code dQ}, {@code dK}
+     * from the scores' gradient, {@code dV} and the probabilities' gradient from the output's).
+     */
+    public long backwardFlops(long tokens, long context, long scored, int decoderLayers) {
+        return forwardFlops(tokens, context, scored, decoderLayers)
+                + tokens * decoderLayers * 4L * numHeads * headDim * context;
+    }
+
     /** Parameters of the model, for FLOP counts. */
     public long parameterCount() {
         long embed = (long) vocabSize * hiddenSize;
