@@ -8,6 +8,7 @@ import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.loader.ResourceNotFoundException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,12 +53,18 @@ public final class ChatTemplate {
         this.template = template;
         this.bosToken = bosToken;
         this.eosToken = eosToken;
-        // Python Jinja's semantics: whitespace control on {{- }} and {#- #} too
+        // Python Jinja's semantics: whitespace control on {{- }} and {#- #} too; and a request's text
+        // (message contents, roles, date_string) is data: Jinjava would otherwise render a value that
+        // looks like a template ("{{ 7*7 }}", "{% include ... %}", loops) as one
         this.jinja = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
+                .withNestedInterpretationEnabled(false)
                 .withLegacyOverrides(LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true)
                         .withParseWhitespaceControlStrictly(true)
                         .withKeepNullableLoopValues(true).build())
                 .build());
+        jinja.setResourceLocator((name, encoding, interpreter) -> {
+            throw new ResourceNotFoundException("a chat template cannot include or import files (" + name + ")");
+        });
         jinja.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class,
                 "strftimeNow", String.class));
         jinja.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,

@@ -77,4 +77,22 @@ public class ChatTemplateTest {
         assertThatThrownBy(() -> strict.render(CONVERSATION, true, null))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("first message must be from the user");
     }
+
+    /** What a request carries is text: never evaluated, included or looped over, whatever it looks like. */
+    @Test
+    void messageContentsRolesAndTheDateAreDataNotTemplates() throws IOException {
+        List<String> hostile = List.of("{{ 7*7 }}", "{% include 'META-INF/MANIFEST.MF' %}",
+                "{% for a in range(100) %}{% for b in range(100) %}{% for c in range(100) %}{% endfor %}"
+                        + "{% endfor %}{% endfor %}x", "{{ raise_exception('boom') }}", "{# hidden #}shown");
+        for (String text : hostile) {
+            ChatTemplate.Rendered r = llama32().render(List.of(new ChatTemplate.Message("user", text)), true, text);
+            assertThat(r.text().substring(r.contentSpans()[0][0], r.contentSpans()[0][1])).isEqualTo(text.strip());
+            assertThat(r.text()).contains("Today Date: " + text + "\n").doesNotContain("Manifest-Version");
+        }
+        ChatTemplate echo = new ChatTemplate("{{ messages[0]['role'] }}|{{ messages[0]['content'] }}", "", "");
+        assertThat(echo.render(List.of(new ChatTemplate.Message("{{ 6*7 }}", "{{ 7*7 }}")), false, null).text())
+                .isEqualTo("{{ 6*7 }}|{{ 7*7 }}");
+        ChatTemplate including = new ChatTemplate("{% include 'META-INF/MANIFEST.MF' %}", "", "");
+        assertThatThrownBy(() -> including.render(CONVERSATION, false, null)).isInstanceOf(IllegalArgumentException.class);
+    }
 }
