@@ -67,8 +67,13 @@ public sealed interface AttributionEvent {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Failed(String schema, String jobId, long seq, String code, String message, String field)
             implements AttributionEvent {
+        /** The most characters of a message a worker publishes; the rest is cut, saying how much. */
+        public static final int MAX_MESSAGE_CHARS = 4000;
+
         public Failed(String jobId, long seq, ErrorCode code, String message, String field) {
-            this(SCHEMA, jobId, seq, code.wire(), message, field);
+            this(SCHEMA, jobId, seq, code.wire(), message == null || message.length() <= MAX_MESSAGE_CHARS ? message
+                    : message.substring(0, MAX_MESSAGE_CHARS) + "... (" + (message.length() - MAX_MESSAGE_CHARS)
+                            + " more characters)", field);
         }
 
         /** The code, empty when this client does not know it (then give up: {@link ErrorCode.Action#GIVE_UP}). */

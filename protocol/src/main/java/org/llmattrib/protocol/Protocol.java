@@ -23,6 +23,7 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /** Topic names, the JSON mapping of every message, and request validation against the JSON Schema. */
@@ -33,6 +34,20 @@ public final class Protocol {
     public static final String DEAD_LETTER_TOPIC = "attribution.requests.dlq";
     /** Compacted: job id to the request's hash and status, written by the workers (see {@code JobStatus}). */
     public static final String JOBS_TOPIC = "attribution.jobs";
+
+    /**
+     * The most bytes one event may encode to: Kafka's default record limit (1 MiB,
+     * {@code max.request.size}, the broker's {@code message.max.bytes}) less room for key and headers.
+     */
+    public static final int MAX_EVENT_BYTES = 1_000_000;
+
+    /** A job id, as the request schema's {@code job_id} pattern says. */
+    private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,127}");
+
+    /** Whether {@code id} is a valid job id (what an answer may be published under). */
+    public static boolean isJobId(String id) {
+        return id != null && JOB_ID.matcher(id).matches();
+    }
 
     /** Far deeper than any message of the protocol, far shallower than what overflows a parser's stack. */
     static final int MAX_NESTING_DEPTH = 64;

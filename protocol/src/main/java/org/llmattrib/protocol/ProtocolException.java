@@ -14,7 +14,7 @@ public class ProtocolException extends RuntimeException {
         super(message);
         this.code = code;
         this.field = field;
-        this.jobId = jobId;
+        this.jobId = Protocol.isJobId(jobId) ? jobId : null;
     }
 
     public ErrorCode code() {
@@ -26,7 +26,11 @@ public class ProtocolException extends RuntimeException {
         return field;
     }
 
-    /** The job id when it could be read from the message, else null. */
+    /**
+     * The job id when it could be read from the message and is a valid one (a {@code failed} event
+     * is published under it), else null: an id too long or with other characters gets no event,
+     * only the dead-letter copy, whose headers say why.
+     */
     public String jobId() {
         return jobId;
     }

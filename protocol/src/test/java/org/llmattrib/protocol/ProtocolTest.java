@@ -333,6 +333,31 @@ class ProtocolTest {
         }
     }
 
+    /** An answer is published under a job id only when it is one: a huge or path-like id gets none. */
+    @Test
+    void invalidJobIdsAreNotKeptForTheAnswerAndTheSchemaPatternIsTheCodes() throws IOException {
+        for (String bad : List.of("a".repeat(400_000), "k/../../x", "has space")) {
+            ProtocolException e = catchProblem(edit("seed-lig-embeddings", n -> n.put("job_id", bad)));
+            assertThat(e.field()).isEqualTo("job_id");
+            assertThat(e.jobId()).isNull();
+        }
+        assertThat(catchProblem(edit("seed-lig-embeddings", n -> n.put("job_id", "ok-1").put("num_trials", -1))).jobId())
+                .isEqualTo("ok-1");
+        JsonNode pattern = Protocol.JSON.readTree(Protocol.class.getResourceAsStream("/schemas/attribution-request-v1.schema.json"))
+                .path("properties").path("job_id").path("pattern");
+        for (String id : List.of("a".repeat(128), "a".repeat(129), "0", ".x", "A-b_c.d:e", "x y", "é")) {
+            assertThat(Protocol.isJobId(id)).as(id).isEqualTo(java.util.regex.Pattern.compile(pattern.asText()).matcher(id).find());
+        }
+    }
+
+    @Test
+    void aFailedEventsMessageIsCutToItsLimitSayingHowMuch() {
+        AttributionEvent.Failed f = new AttributionEvent.Failed("j", 0, ErrorCode.INTERNAL, "x".repeat(2_000_000), null);
+        assertThat(f.message()).hasSizeLessThan(AttributionEvent.Failed.MAX_MESSAGE_CHARS + 40)
+                .endsWith("... (" + (2_000_000 - AttributionEvent.Failed.MAX_MESSAGE_CHARS) + " more characters)");
+        assertThat(new AttributionEvent.Failed("j", 0, ErrorCode.INTERNAL, "short", null).message()).isEqualTo("short");
+    }
+
     static ProtocolException catchProblem(byte[] json) {
         try {
             Protocol.decodeRequest(json);

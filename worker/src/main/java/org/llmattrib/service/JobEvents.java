@@ -6,10 +6,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.llmattrib.attribution.JobListener;
+import org.llmattrib.attribution.RequestException;
 import org.llmattrib.protocol.AttributionEvent;
 import org.llmattrib.protocol.ErrorCode;
 
-/** Turns a job's results into protocol events numbered 0, 1, 2, ... (the seq consumers deduplicate on). */
+/**
+ * Turns a job's results into protocol events numbered 0, 1, 2, ... (the seq consumers deduplicate
+ * on); an event the sink refuses takes no number, so the numbers have no gaps.
+ */
 public final class JobEvents implements JobListener {
     private final String jobId;
     private final String worker;
@@ -33,13 +37,21 @@ public final class JobEvents implements JobListener {
 
     @Override
     public void accepted(List<String> features, List<String> targetTokens) {
-        sink.accept(new AttributionEvent.Accepted(AttributionEvent.SCHEMA, jobId, seq++, worker, model, method,
+        sink.accept(new AttributionEvent.Accepted(AttributionEvent.SCHEMA, jobId, seq, worker, model, method,
                 features, targetTokens));
+        seq++;
     }
 
     @Override
     public void token(TokenResult t) {
-        tokens++;
+        boolean finite = Double.isFinite(t.logProb()) && finite(t.attr())
+                && (t.layers() == null || t.layers().values().stream().allMatch(JobEvents::finite))
+                && (t.ig() == null || t.ig().values().stream().allMatch(c -> finite(c.fInput(), c.fBaseline(), c.delta())));
+        if (!finite) {
+            throw new RequestException(ErrorCode.INVALID_REQUEST, null, "target token " + t.index() + " ('"
+                    + t.token() + "'): its log-probability or attributions are not finite (NaN or"
+                    + " infinite): the request's numbers (e.g. method.stdevs, baselines) overflow the model's arithmetic");
+        }
         Map<String, AttributionEvent.IgCheck> ig = null;
         if (t.ig() != null) {
             ig = new LinkedHashMap<>();
@@ -48,8 +60,10 @@ public final class JobEvents implements JobListener {
                         e.getValue().delta(), e.getValue().steps()));
             }
         }
-        sink.accept(new AttributionEvent.Token(AttributionEvent.SCHEMA, jobId, seq++, t.index(), t.tokenId(), t.token(),
+        sink.accept(new AttributionEvent.Token(AttributionEvent.SCHEMA, jobId, seq, t.index(), t.tokenId(), t.token(),
                 t.logProb(), list(t.attr()), lists(t.layers()), ig, t.tensors()));
+        seq++;
+        tokens++;
     }
 
     @Override
@@ -60,8 +74,9 @@ public final class JobEvents implements JobListener {
         for (long id : c.outputTokenIds()) {
             ids.add(id);
         }
-        sink.accept(new AttributionEvent.Completed(AttributionEvent.SCHEMA, jobId, seq++, list(c.seqAttr()),
+        sink.accept(new AttributionEvent.Completed(AttributionEvent.SCHEMA, jobId, seq, list(c.seqAttr()),
                 c.outputTokens(), ids, lists(c.layersSeqAttr()), timings, c.work()));
+        seq++;
     }
 
     public int tokenCount() {
@@ -69,7 +84,17 @@ public final class JobEvents implements JobListener {
     }
 
     public void failed(ErrorCode code, String message, String field) {
-        sink.accept(new AttributionEvent.Failed(jobId, seq++, code, message, field));
+        sink.accept(new AttributionEvent.Failed(jobId, seq, code, message, field));
+        seq++;
+    }
+
+    private static boolean finite(double... values) {
+        for (double v : values) {
+            if (!Double.isFinite(v)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static List<Double> list(double[] values) {

@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -63,10 +64,18 @@ public final class JobRunner {
     private final RequestPlanner planner;
     private final String workerId;
 
+    private final int maxEventBytes;
+
     public JobRunner(AttributionEngine engine, RequestPlanner planner, String workerId) {
+        this(engine, planner, workerId, Protocol.MAX_EVENT_BYTES);
+    }
+
+    /** @param maxEventBytes the most bytes an event may encode to (tests make it small) */
+    JobRunner(AttributionEngine engine, RequestPlanner planner, String workerId, int maxEventBytes) {
         this.engine = engine;
         this.planner = planner;
         this.workerId = workerId;
+        this.maxEventBytes = maxEventBytes;
     }
 
     /**
@@ -89,7 +98,7 @@ public final class JobRunner {
             BooleanSupplier cancelled,
             BooleanSupplier abandoned, Consumer<AttributionEvent> sink) {
         JobEvents events = new JobEvents(request.jobId(), workerId, engine.llama().directory().getFileName().toString(),
-                request.method().name(), extraTimings, sink);
+                request.method().name(), extraTimings, event -> sink.accept(withinRecordSize(event)));
         try {
             Job job = planner.plan(request, requestBytes);
             Runnable checkpoint = () -> {
@@ -121,6 +130,22 @@ public final class JobRunner {
             events.failed(ErrorCode.INTERNAL, e.getClass().getSimpleName() + ": " + e.getMessage(), null);
             return new Outcome(Status.FAILED, ErrorCode.INTERNAL, events.tokenCount());
         }
+    }
+
+    /**
+     * An event as it may be published: one that would encode to more than
+     * {@link Protocol#MAX_EVENT_BYTES} (a Kafka record's default limit, with room for key and
+     * headers) fails its job instead, with what to ask for less of.
+     */
+    private AttributionEvent withinRecordSize(AttributionEvent event) {
+        int bytes = Protocol.encode(event).length;
+        if (bytes > maxEventBytes) {
+            throw new RequestException(ErrorCode.LIMIT_EXCEEDED, null, String.format(Locale.ROOT,
+                    "the job's %s event is %,d bytes encoded, over the %,d an event may take (a Kafka record):"
+                            + " ask for fewer features, layers or target tokens", event.getClass().getSimpleName()
+                            .toLowerCase(Locale.ROOT), bytes, maxEventBytes));
+        }
+        return event;
     }
 
     /**
