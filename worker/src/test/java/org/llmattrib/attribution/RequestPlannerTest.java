@@ -64,12 +64,18 @@ class RequestPlannerTest {
         assertRefused(request("{\"type\": \"template\", \"template\": \"{a} and {b}\", \"values\": {\"a\": \"x\"}}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.values",
                 "template slot {b} has no value");
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{name} lives\", \"values\": {\"name\": \"Dave\","
+                + " \"zzz\": \"x\"}}", "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"),
+                "invalid_request", "input.values.zzz", "value 'zzz' fills no slot of the template; its slots are [name]");
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{a} {b}\", \"values\": [\"x\", \"y\"]}",
+                "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.values",
+                "the template's slots are named [a, b]: give the values as an object");
         assertRefused(request("{\"type\": \"template\", \"template\": \"{a}\", \"values\": {\"a\": \"x\"},"
                 + " \"mask\": {\"a\": 0, \"zz\": 1}}", "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"),
                 "invalid_request", "input.mask.zz", "'zz'");
         assertRefused(request("{\"type\": \"template\", \"template\": \"{} {}\", \"values\": [\"x\"]}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.values",
-                "2 slots");
+                "the template has 2 {} slots but 1 values are given");
         assertRefused(request("{\"type\": \"template\", \"template\": \"{a} {b}\", \"values\": {\"a\": \"x\", \"b\": \"y\"},"
                 + " \"baselines\": {\"product\": {\"a,q\": [[\"1\", \"2\"]]}}}", "\"target\": \" golf\","
                 + " \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.baselines.product.a,q", "'q'");

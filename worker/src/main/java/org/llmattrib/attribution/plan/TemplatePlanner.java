@@ -41,9 +41,18 @@ public final class TemplatePlanner implements InputPlanner<InputSpec.Template> {
                     throw RequestException.invalid("input.values", "template slot {" + slot + "} has no value");
                 }
             }
-        } else if (slots.stream().anyMatch(s -> !s.isEmpty()) || slots.size() != values.size()) {
-            throw RequestException.invalid("input.values", "the template has " + slots.size() + " slots "
-                    + slots + " but " + values.size() + " values are given as a list; use {} slots for a list");
+            for (String name : names) {
+                if (!slots.contains(name)) {   // a feature that changes nothing: surely a mistake
+                    throw RequestException.invalid("input.values." + name, "value '" + name
+                            + "' fills no slot of the template; its slots are " + slots);
+                }
+            }
+        } else if (slots.stream().anyMatch(s -> !s.isEmpty())) {
+            throw RequestException.invalid("input.values", "the template's slots are named " + slots
+                    + ": give the values as an object by name; a list fills {} slots in order");
+        } else if (slots.size() != values.size()) {
+            throw RequestException.invalid("input.values", "the template has " + slots.size() + " {} slots but "
+                    + values.size() + " values are given");
         }
         return new TextFeatures(values, baselines(t.baselines(), names, values.size()), mask(t.mask(), names,
                 values.size()), Templates.renderer(t.template(), names),
