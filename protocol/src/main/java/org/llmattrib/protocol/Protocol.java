@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -99,7 +100,7 @@ public final class Protocol {
                     ? "the request has no 'schema' field; expected \"" + AttributionRequest.SCHEMA + "\""
                     : "schema " + schema + " is not supported; this worker speaks \"" + AttributionRequest.SCHEMA + "\"");
         }
-        checkNumbers(node, "", jobId);
+        checkValues(node, "", jobId);
         try {
             validate(REQUEST_SCHEMA, node, jobId);
             return map(node, AttributionRequest.class, jobId);
@@ -110,21 +111,43 @@ public final class Protocol {
         }
     }
 
-    /** Numbers no field can hold (integers beyond 64 bits, decimals beyond double) are refused by path. */
-    private static void checkNumbers(JsonNode node, String path, String jobId) {
+    /**
+     * Numbers no field can hold (integers beyond 64 bits, decimals beyond double) and strings that
+     * are not text (an unpaired UTF-16 surrogate escape, which no encoding can carry) are refused by path.
+     */
+    private static void checkValues(JsonNode node, String path, String jobId) {
         if (node.isNumber() && (node.isIntegralNumber() ? !node.canConvertToLong() : !Double.isFinite(node.asDouble()))) {
             throw new ProtocolException(ErrorCode.INVALID_REQUEST, path, jobId, "invalid request: " + path + ": the number "
                     + abbreviate(node.asText()) + " is out of range");
         }
+        int surrogate = node.isTextual() ? unpairedSurrogate(node.asText()) : -1;
+        if (surrogate >= 0) {
+            throw new ProtocolException(ErrorCode.INVALID_REQUEST, path, jobId, String.format(Locale.ROOT,
+                    "invalid request: %s: \\u%04x at character %d is half of a UTF-16 surrogate pair, not text", path,
+                    (int) node.asText().charAt(surrogate), surrogate));
+        }
         if (node.isArray()) {
             for (int i = 0; i < node.size(); i++) {
-                checkNumbers(node.get(i), path + "[" + i + "]", jobId);
+                checkValues(node.get(i), path + "[" + i + "]", jobId);
             }
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> field = it.next();
-            checkNumbers(field.getValue(), path.isEmpty() ? field.getKey() : path + "." + field.getKey(), jobId);
+            checkValues(field.getValue(), path.isEmpty() ? field.getKey() : path + "." + field.getKey(), jobId);
         }
+    }
+
+    /** The index of the first surrogate char without its partner, or -1. */
+    private static int unpairedSurrogate(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static String abbreviate(String text) {

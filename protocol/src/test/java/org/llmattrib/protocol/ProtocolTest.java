@@ -351,6 +351,18 @@ class ProtocolTest {
     }
 
     @Test
+    void aLoneSurrogateEscapeIsNotTextAndIsRefusedByField() {
+        byte[] lone = ("{\"schema\": \"attribution-request/v1\", \"job_id\": \"s1\", \"input\": {\"type\": \"tokens\","
+                + " \"text\": \"Dave \\ud800 lives\"}, \"target\": \" x\", \"method\": {\"name\": \"feature_ablation\"}}")
+                .getBytes(StandardCharsets.UTF_8);
+        assertProblem(lone, "invalid_request", "input.text");
+        assertThat(catchProblem(lone).getMessage()).contains("\\ud800 at character 5");
+        byte[] pair = new String(lone, StandardCharsets.UTF_8).replace("\\ud800", "\\ud83d\\ude00")
+                .getBytes(StandardCharsets.UTF_8);
+        assertThat(((InputSpec.Tokens) Protocol.decodeRequest(pair).input()).text()).contains("\uD83D\uDE00");
+    }
+
+    @Test
     void aFailedEventsMessageIsCutToItsLimitSayingHowMuch() {
         AttributionEvent.Failed f = new AttributionEvent.Failed("j", 0, ErrorCode.INTERNAL, "x".repeat(2_000_000), null);
         assertThat(f.message()).hasSizeLessThan(AttributionEvent.Failed.MAX_MESSAGE_CHARS + 40)

@@ -79,6 +79,10 @@ class RequestPlannerTest {
         assertRefused(request("{\"type\": \"template\", \"template\": \"{a} {b}\", \"values\": {\"a\": \"x\", \"b\": \"y\"},"
                 + " \"baselines\": {\"product\": {\"a,q\": [[\"1\", \"2\"]]}}}", "\"target\": \" golf\","
                 + " \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.baselines.product.a,q", "'q'");
+        assertRefused(request("{\"type\": \"template\", \"template\": \"{a} {b}\", \"values\": {\"a\": \"x\", \"b\": \"y\"},"
+                + " \"baselines\": {\"product\": {\"a\": [\"1\"], \"a,b\": [[\"2\", \"3\"]]}}}", "\"target\": \" golf\","
+                + " \"method\": {\"name\": \"feature_ablation\"}"), "invalid_request", "input.baselines.product.a,b",
+                "value 'a' is in two groups");
         assertRefused(request("{\"type\": \"tokens\", \"text\": \"" + "word ".repeat(12) + "\"}",
                 "\"target\": \" golf\", \"method\": {\"name\": \"shapley_values\", \"max_features\": 8}"),
                 "too_many_features", "method.max_features", "2^13 forwards for 13 features");

@@ -78,7 +78,10 @@ public final class TemplatePlanner implements InputPlanner<InputSpec.Template> {
             int[] indices = new int[keys.length];
             for (int k = 0; k < keys.length; k++) {
                 indices[k] = indexOf(keys[k].trim(), names, count, field);
-                covered.add(indices[k]);
+                if (!covered.add(indices[k])) {
+                    throw RequestException.invalid(field, "value '" + keys[k].trim() + "' is in two groups of"
+                            + " product baselines; each value belongs to one");
+                }
             }
             List<List<String>> alternatives = new ArrayList<>();
             for (InputSpec.Baselines.Alternative alt : e.getValue()) {
