@@ -3,6 +3,7 @@ package org.llmattrib.gateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Duration;
 
 /**
  * {@code GET /v1/jobs/{id}/events}: Server-Sent Events, one per protocol event ({@code id:} its seq,
@@ -11,14 +12,17 @@ import io.vertx.ext.web.RoutingContext;
  * live, and ends after the terminal event.
  */
 final class EventStream {
-    private static final long KEEP_ALIVE_MS = 15_000;
+    private static final Duration KEEP_ALIVE = Duration.ofSeconds(15);
 
     private final JobsApi api;
     private final GatewayMetrics metrics;
+    /** Often enough that the idle timeout never closes a stream. */
+    private final long keepAliveMs;
 
-    EventStream(JobsApi api, GatewayMetrics metrics) {
+    EventStream(JobsApi api, GatewayMetrics metrics, Duration idleTimeout) {
         this.api = api;
         this.metrics = metrics;
+        this.keepAliveMs = Math.max(1, Math.min(KEEP_ALIVE.toMillis(), idleTimeout.toMillis() / 2));
     }
 
     void handle(RoutingContext ctx) {
@@ -91,7 +95,7 @@ final class EventStream {
 
         void start() {
             metrics.streamOpened();
-            keepAlive = vertx.setPeriodic(KEEP_ALIVE_MS, t -> response.write(": keep-alive\n\n"));
+            keepAlive = vertx.setPeriodic(keepAliveMs, t -> response.write(": keep-alive\n\n"));
             response.closeHandler(v -> stop());
             unfollow = job.follow(event -> {
                 write(response, event);

@@ -67,7 +67,7 @@ final class GatewayVerticle extends VerticleBase {
             context.runOnContext(v -> adds.forEach(Runnable::run));
         });
         follower.start(Instant.EPOCH).thenRun(() -> context.runOnContext(v -> caughtUp = true));
-        return vertx.createHttpServer().requestHandler(router(api, metrics)).listen(config.port(), config.host())
+        return ConnectionGuard.listen(vertx, config.connections(), router(api, metrics), config.host(), config.port())
                 .onSuccess(s -> server = s);
     }
 
@@ -111,7 +111,7 @@ final class GatewayVerticle extends VerticleBase {
         router.post("/v1/jobs").handler(api::submit);
         router.get("/v1/jobs/:id").handler(api::get);
         router.delete("/v1/jobs/:id").handler(api::cancel);
-        router.get("/v1/jobs/:id/events").handler(new EventStream(api, metrics)::handle);
+        router.get("/v1/jobs/:id/events").handler(new EventStream(api, metrics, config.connections().idleTimeout())::handle);
         router.get("/v1/examples").handler(ctx -> Responses.json(ctx, 200, examples));
 
         // the dashboard: one page, deep links to /jobs/{id} serve the same page
