@@ -50,7 +50,7 @@ final class GatewayVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         GatewayMetrics metrics = new GatewayMetrics(registry, () -> store.size(), () -> ready() ? 1 : 0);
-        store = new JobStore(config.maxJobs(), metrics);
+        store = new JobStore(config.maxJobs(), config.events(), metrics);
         JobsApi api = new JobsApi(store, sender, metrics, this::ready);
         follower = new TopicFollower(config.kafkaProperties(), Protocol.RESULTS_TOPIC, records -> {
             List<Runnable> adds = new ArrayList<>(records.size());

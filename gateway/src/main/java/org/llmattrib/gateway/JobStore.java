@@ -8,7 +8,8 @@ import java.util.Map;
 
 /**
  * The jobs the gateway knows: those seen on the results topic and those posted to it. It holds the
- * newest {@code maxJobs} (by the time of their first event) with every event, so every replica,
+ * newest {@code maxJobs} (by the time of their first event) with their events (up to the byte
+ * limits), so every replica,
  * whatever order it reads the partitions in, ends up holding the same jobs. A job enters through its
  * first event (seq 0) or a POST; the later events of a forgotten job do not bring part of it back.
  * Not thread-safe: the gateway touches it on its event loop only.
@@ -18,13 +19,17 @@ final class JobStore {
             .thenComparing(Job::id);
 
     private final int maxJobs;
+    private final EventLimits limits;
     private final GatewayMetrics metrics;
+    /** The bytes of the events of all jobs held. */
+    private long held;
     private final Map<String, Job> jobs = new HashMap<>();
     /** Jobs created at or before this have been forgotten, or would have been. */
     private Instant forgottenUpTo = Instant.MIN;
 
-    JobStore(int maxJobs, GatewayMetrics metrics) {
+    JobStore(int maxJobs, EventLimits limits, GatewayMetrics metrics) {
         this.maxJobs = maxJobs;
+        this.limits = limits;
         this.metrics = metrics;
     }
 
@@ -40,20 +45,22 @@ final class JobStore {
                 metrics.notHeld();
                 return;
             }
-            job = new Job(jobId, recordTime);
+            job = new Job(jobId, recordTime, limits.maxJobBytes());
             jobs.put(jobId, job);
-            evict();
         }
-        if (job.add(event)) {
-            metrics.eventReceived();
-        } else {
-            metrics.duplicateReceived();
+        long before = job.bytes();
+        switch (job.add(event)) {
+            case ADDED -> metrics.eventReceived();
+            case DUPLICATE -> metrics.duplicateReceived();
+            case TRUNCATED -> metrics.truncated();
         }
+        held += job.bytes() - before;
+        evict();
     }
 
     /** A job posted through this gateway: queued until a worker's first event arrives. */
     Job submitted(String jobId) {
-        Job job = jobs.computeIfAbsent(jobId, id -> new Job(id, Instant.now()));
+        Job job = jobs.computeIfAbsent(jobId, id -> new Job(id, Instant.now(), limits.maxJobBytes()));
         evict();
         return job;
     }
@@ -74,10 +81,12 @@ final class JobStore {
         return jobs.size();
     }
 
+    /** Forgets the oldest jobs while there are more than {@code maxJobs}, or their events are too many bytes. */
     private void evict() {
-        while (jobs.size() > maxJobs) {
+        while (jobs.size() > maxJobs || held > limits.maxHeldBytes() && jobs.size() > 1) {
             Job oldest = jobs.values().stream().max(NEWEST_FIRST).orElseThrow();
             jobs.remove(oldest.id());
+            held -= oldest.bytes();
             if (oldest.created().isAfter(forgottenUpTo)) {
                 forgottenUpTo = oldest.created();
             }
