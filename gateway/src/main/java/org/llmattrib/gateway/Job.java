@@ -24,6 +24,8 @@ final class Job {
     private final String id;
     private final Instant created;
     private final long maxBytes;
+    /** The hash of the request posted through this gateway ({@code JobStatus.requestHash}), or null. */
+    private final String requestHash;
     private long bytes;
     private boolean truncated;
     private final TreeMap<Long, StoredEvent> events = new TreeMap<>();
@@ -33,10 +35,15 @@ final class Job {
     private AttributionEvent.Completed completed;
     private AttributionEvent.Failed failed;
 
-    Job(String id, Instant created, long maxBytes) {
+    Job(String id, Instant created, long maxBytes, String requestHash) {
         this.id = id;
         this.created = created;
         this.maxBytes = maxBytes;
+        this.requestHash = requestHash;
+    }
+
+    String requestHash() {
+        return requestHash;
     }
 
     String id() {

@@ -149,6 +149,50 @@ class GatewayApiTest {
     }
 
     @Test
+    void aJobIdIsTheJobTheSameRequestIsThatJobAnotherIsRefusedAFailedIdIsUsedAgain() throws Exception {
+        String request = example("reused");
+        assertThat(send(gateway, "POST", "/v1/jobs", request).statusCode()).isEqualTo(202);
+        // the same request formatted otherwise: that job, nothing produced
+        String reformatted = Protocol.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Protocol.JSON.readTree(request));
+        assertThat(send(gateway, "POST", "/v1/jobs", reformatted).statusCode()).isEqualTo(202);
+        String other = request.replace("\"num_trials\": 3", "\"num_trials\": 2").replace("\"num_trials\":3",
+                "\"num_trials\":2");
+        assertThat(other).isNotEqualTo(request);
+        assertError(send(gateway, "POST", "/v1/jobs", other), 409, "duplicate_job_id", "job_id");
+        assertThat(requestKeys()).containsOnlyOnce("reused");
+
+        // known from the topics only (posted elsewhere): the workers' record says which request owns it
+        String elsewhere = example("posted-elsewhere");
+        results.publishOwner(org.llmattrib.protocol.JobStatus.of("posted-elsewhere", org.llmattrib.protocol.JobStatus
+                .requestHash(Protocol.decodeRequest(elsewhere.getBytes())), "attribution.requests/0@0", "w",
+                org.llmattrib.protocol.JobStatus.State.COMPLETED));
+        results.publish(FakeWorker.accepted("posted-elsewhere"), FakeWorker.token("posted-elsewhere", 0),
+                FakeWorker.token("posted-elsewhere", 1), FakeWorker.completed("posted-elsewhere"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> send(gateway, "GET", "/v1/jobs/posted-elsewhere", null)
+                .statusCode() == 200);
+        assertThat(send(gateway, "POST", "/v1/jobs", elsewhere).statusCode()).isEqualTo(202);
+        assertError(send(gateway, "POST", "/v1/jobs", elsewhere.replace("\"Dave\"", "\"Eve\"")), 409,
+                "duplicate_job_id", "job_id");
+        assertThat(requestKeys()).doesNotContain("posted-elsewhere");
+
+        // failed: posted again, it runs again and the gateway shows the new run, restarted or not
+        results.publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, "failed-once", 0, "cancelled",
+                "cancelled by request", null));
+        await().atMost(Duration.ofSeconds(10)).until(() -> send(gateway, "GET", "/v1/jobs/failed-once", null)
+                .statusCode() == 200);
+        assertThat(send(gateway, "POST", "/v1/jobs", example("failed-once")).statusCode()).isEqualTo(202);
+        assertThat(requestKeys()).containsOnlyOnce("failed-once");
+        assertThat(json(send(gateway, "GET", "/v1/jobs/failed-once", null)).get("status").asText()).isEqualTo("queued");
+        results.publish(FakeWorker.accepted("failed-once"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> json(send(gateway, "GET", "/v1/jobs/failed-once", null))
+                .get("status").asText().equals("running"));
+        try (Gateway restarted = startGateway(GatewayConfig.local(kafka.bootstrapServers()))) {
+            assertThat(json(send(restarted, "GET", "/v1/jobs/failed-once", null)).get("status").asText())
+                    .isEqualTo("running");
+        }
+    }
+
+    @Test
     void eventsStreamLiveEachSeqOnceThenResumeAfterLastEventId() throws Exception {
         String job = "sse-job";
         results.publish(FakeWorker.accepted(job), FakeWorker.token(job, 0));
