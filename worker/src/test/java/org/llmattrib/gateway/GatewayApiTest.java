@@ -111,7 +111,15 @@ class GatewayApiTest {
         assertError(send(gateway, "POST", "/v1/jobs", valid.replace("attribution-request/v1", "attribution-request/v9")),
                 400, "unsupported_schema", "schema");
         assertError(send(gateway, "POST", "/v1/jobs", "{\"schema\": "), 400, "malformed_json", null);
-        assertThat(requestKeys()).doesNotContain("bad-request");
+        // what another JSON reader could take for a different request
+        HttpResponse<String> trailing = send(gateway, "POST", "/v1/jobs", valid + " {\"job_id\":\"x\"} garbage");
+        assertError(trailing, 400, "malformed_json", null);
+        assertThat(json(trailing).get("message").asText()).contains("Trailing token");
+        HttpResponse<String> twice = send(gateway, "POST", "/v1/jobs", valid.replace("\"method\"",
+                "\"job_id\":\"bad-request-2\",\"method\""));
+        assertError(twice, 400, "malformed_json", null);
+        assertThat(json(twice).get("message").asText()).contains("Duplicate field 'job_id'");
+        assertThat(requestKeys()).doesNotContain("bad-request", "bad-request-2", "x");
         assertError(send(gateway, "GET", "/v1/jobs/bad-request", null), 404, "not_found", null);
     }
 
