@@ -456,7 +456,7 @@ class GatewayApiTest {
         assertThat(doc.get("paths").fieldNames()).toIterable().contains("/v1/jobs", "/v1/jobs/{id}",
                 "/v1/jobs/{id}/events", "/health/ready", "/metrics");
         assertThat(doc.at("/paths/~1v1~1jobs/post/responses").fieldNames()).toIterable()
-                .contains("202", "400", "403", "413", "415", "503");
+                .contains("202", "400", "403", "409", "413", "415", "503");
         assertThat(doc.at("/paths/~1v1~1jobs~1{id}/delete/responses").fieldNames()).toIterable().contains("403");
         assertThat(send(gateway, "GET", "/health/live", null).statusCode()).isEqualTo(200);
     }
