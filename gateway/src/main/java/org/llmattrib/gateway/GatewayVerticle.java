@@ -92,6 +92,7 @@ final class GatewayVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         // behind a proxy the gateway's own origin is the one the proxy says it forwarded
         router.allowForward(AllowForwardHeaders.ALL);
+        SecurityHeaders.install(router);
         new CrossSiteGuard(config.corsOrigin()).install(router);
         router.get("/health/live").handler(ctx -> ctx.response().end("ok\n"));
         router.get("/health/ready").handler(ctx -> ctx.response().setStatusCode(ready() ? 200 : 503)

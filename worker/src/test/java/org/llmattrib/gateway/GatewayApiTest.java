@@ -450,6 +450,29 @@ class GatewayApiTest {
     }
 
     @Test
+    void everyResponseForbidsFramingSniffingAndScriptFromAnywhereButTheGateway() throws Exception {
+        List<HttpResponse<String>> responses = List.of(send(gateway, "GET", "/", null),
+                send(gateway, "GET", "/jobs/some-job", null), send(gateway, "GET", "/dashboard.js", null),
+                send(gateway, "GET", "/v1/jobs", null), send(gateway, "GET", "/v1/jobs/nobody", null),
+                send(gateway, "POST", "/v1/jobs", "{"), send(gateway, "GET", "/health/ready", null),
+                send(gateway, "GET", "/no-such-file", null));
+        for (HttpResponse<String> r : responses) {
+            String what = r.request().method() + " " + r.uri().getPath() + " " + r.statusCode();
+            String csp = r.headers().firstValue("content-security-policy").orElse("");
+            assertThat(csp).as(what).contains("default-src 'none'", "script-src 'self'", "style-src 'self'",
+                    "frame-ancestors 'none'").doesNotContain("unsafe-inline", "unsafe-eval");
+            assertThat(r.headers().firstValue("x-frame-options")).as(what).hasValue("DENY");
+            assertThat(r.headers().firstValue("x-content-type-options")).as(what).hasValue("nosniff");
+        }
+        // the page needs no inline script or style: its own files only
+        String page = responses.get(0).body();
+        assertThat(page).contains("<script src=\"/dashboard.js\"></script>", "href=\"/dashboard.css\"")
+                .doesNotContain("<style", "style=", "<script>");
+        assertThat(send(gateway, "GET", "/dashboard.css", null).headers().firstValue("content-type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/css"));
+    }
+
+    @Test
     void openApiDescribesTheApi() throws Exception {
         JsonNode doc = json(send(gateway, "GET", "/openapi.json", null));
         assertThat(doc.get("openapi").asText()).isEqualTo("3.1.0");
