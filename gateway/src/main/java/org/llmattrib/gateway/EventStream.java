@@ -3,22 +3,29 @@ package org.llmattrib.gateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Duration;
 
 /**
  * {@code GET /v1/jobs/{id}/events}: Server-Sent Events, one per protocol event ({@code id:} its seq,
  * {@code event:} its type, {@code data:} its JSON as published). Replays the job from the start, or
  * after {@code Last-Event-ID} (header, or query parameter {@code last_event_id}), then follows it
- * live, and ends after the terminal event.
+ * live, and ends after the terminal event. It writes no faster than the client reads.
  */
 final class EventStream {
-    private static final long KEEP_ALIVE_MS = 15_000;
+    private static final Duration KEEP_ALIVE = Duration.ofSeconds(15);
 
     private final JobsApi api;
     private final GatewayMetrics metrics;
+    /** Often enough that the idle timeout never closes a stream whose client reads. */
+    private final long keepAliveMs;
+    /** A client that takes nothing of a full write queue for this long is dropped. */
+    private final long idleTimeoutMs;
 
-    EventStream(JobsApi api, GatewayMetrics metrics) {
+    EventStream(JobsApi api, GatewayMetrics metrics, Duration idleTimeout) {
         this.api = api;
         this.metrics = metrics;
+        this.idleTimeoutMs = idleTimeout.toMillis();
+        this.keepAliveMs = Math.max(1, Math.min(KEEP_ALIVE.toMillis(), idleTimeoutMs / 2));
     }
 
     void handle(RoutingContext ctx) {
@@ -35,21 +42,7 @@ final class EventStream {
                 .putHeader("content-type", "text/event-stream; charset=utf-8")
                 .putHeader("cache-control", "no-cache")
                 .putHeader("x-accel-buffering", "no");
-        for (StoredEvent event : job.eventsAfter(after)) {
-            write(response, event);
-            if (event.terminal()) {
-                response.end();
-                return;
-            }
-        }
-        if (job.status().terminal()) {
-            response.end();
-            return;
-        }
-        if (!response.headWritten()) {
-            response.writeHead(); // a client waiting for the first event knows the stream is open
-        }
-        new Follower(ctx.vertx(), job, response).start();
+        new Follower(ctx.vertx(), job, response, after).start();
     }
 
     /** -1 (from the start) when absent, null when not a number. */
@@ -74,32 +67,94 @@ final class EventStream {
         response.write(b.append('\n').toString());
     }
 
-    /** One open stream of a running job, until its terminal event or the client leaves. */
+    /**
+     * One open stream, until its terminal event or the client leaves. It writes only while the client
+     * takes what was written (the job holds the events meanwhile), and closes a stream whose client
+     * has taken nothing for the idle timeout.
+     */
     private final class Follower {
         private final Vertx vertx;
         private final Job job;
         private final HttpServerResponse response;
-        private Runnable unfollow;
-        private long keepAlive;
+        /** The seq of the last event written. */
+        private long sent;
+        private Runnable unfollow = () -> {};
+        private long keepAlive = -1;
+        /** While the client's write queue is full: the timer that gives up on it. */
+        private long stalled = -1;
         private boolean closed;
 
-        Follower(Vertx vertx, Job job, HttpServerResponse response) {
+        Follower(Vertx vertx, Job job, HttpServerResponse response, long after) {
             this.vertx = vertx;
             this.job = job;
             this.response = response;
+            this.sent = after;
         }
 
         void start() {
             metrics.streamOpened();
-            keepAlive = vertx.setPeriodic(KEEP_ALIVE_MS, t -> response.write(": keep-alive\n\n"));
             response.closeHandler(v -> stop());
-            unfollow = job.follow(event -> {
-                write(response, event);
-                if (event.terminal()) {
-                    stop();
-                    response.end();
+            pump();
+            if (!closed) {
+                if (!response.headWritten()) {
+                    response.writeHead(); // a client waiting for the first event knows the stream is open
                 }
+                keepAlive = vertx.setPeriodic(keepAliveMs, t -> {
+                    if (!response.writeQueueFull()) {
+                        response.write(": keep-alive\n\n");
+                    }
+                });
+                unfollow = job.follow(event -> pump());
+            }
+        }
+
+        /** Writes the events after {@link #sent} while the client keeps up; ends after the terminal one. */
+        private void pump() {
+            for (StoredEvent event : job.eventsAfter(sent)) {
+                if (closed) {
+                    return;
+                }
+                if (response.writeQueueFull()) {
+                    awaitDrain();
+                    return;
+                }
+                write(response, event);
+                sent = event.seq();
+                if (event.terminal()) {
+                    end();
+                    return;
+                }
+            }
+            if (job.status().terminal()) {
+                end();
+            }
+        }
+
+        private void awaitDrain() {
+            if (stalled >= 0) {
+                return;
+            }
+            metrics.streamStalled(1);
+            stalled = vertx.setTimer(idleTimeoutMs, t -> {
+                stalled = -1;
+                metrics.streamStalled(-1);
+                metrics.streamDropped();
+                stop();
+                response.reset();
             });
+            response.drainHandler(v -> {
+                if (stalled >= 0) {
+                    vertx.cancelTimer(stalled);
+                    stalled = -1;
+                    metrics.streamStalled(-1);
+                }
+                pump();
+            });
+        }
+
+        private void end() {
+            stop();
+            response.end();
         }
 
         private void stop() {
@@ -107,6 +162,11 @@ final class EventStream {
                 closed = true;
                 unfollow.run();
                 vertx.cancelTimer(keepAlive);
+                if (stalled >= 0) {
+                    vertx.cancelTimer(stalled);
+                    stalled = -1;
+                    metrics.streamStalled(-1);
+                }
                 metrics.streamClosed();
             }
         }

@@ -13,7 +13,10 @@ final class GatewayMetrics {
     private final Counter notHeld;
     private final Counter undecodable;
     private final Counter submitted;
+    private final Counter droppedStreams;
+    private final Counter truncated;
     private final AtomicInteger streams = new AtomicInteger();
+    private final AtomicInteger stalledStreams = new AtomicInteger();
 
     GatewayMetrics(MeterRegistry registry, Supplier<Number> jobs, Supplier<Number> ready) {
         events = Counter.builder("gateway_events").description("distinct job events read from the results topic")
@@ -25,12 +28,19 @@ final class GatewayMetrics {
                 .register(registry);
         undecodable = Counter.builder("gateway_undecodable_records")
                 .description("records of the results topic that are not attribution events").register(registry);
+        truncated = Counter.builder("gateway_events_truncated")
+                .description("events not held: their job's events would pass --max-job-bytes").register(registry);
         submitted = Counter.builder("gateway_jobs_submitted").description("requests produced by POST /v1/jobs")
                 .register(registry);
         Gauge.builder("gateway_jobs", jobs).description("jobs held in memory").register(registry);
         Gauge.builder("gateway_ready", ready).description("1 once the results topic is read up to its end at start")
                 .register(registry);
         Gauge.builder("gateway_event_streams", streams, AtomicInteger::get).description("open SSE streams")
+                .register(registry);
+        Gauge.builder("gateway_event_streams_stalled", stalledStreams, AtomicInteger::get)
+                .description("SSE streams waiting for their client to take what was written").register(registry);
+        droppedStreams = Counter.builder("gateway_event_streams_dropped")
+                .description("SSE streams closed because their client took nothing for the idle timeout")
                 .register(registry);
     }
 
@@ -60,5 +70,17 @@ final class GatewayMetrics {
 
     void streamClosed() {
         streams.decrementAndGet();
+    }
+
+    void streamStalled(int delta) {
+        stalledStreams.addAndGet(delta);
+    }
+
+    void streamDropped() {
+        droppedStreams.increment();
+    }
+
+    void truncated() {
+        truncated.increment();
     }
 }

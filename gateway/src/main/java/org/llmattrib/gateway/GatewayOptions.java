@@ -37,10 +37,31 @@ public final class GatewayOptions {
     @Option(names = "--max-jobs", description = "newest jobs held in memory with full results (default ${DEFAULT-VALUE})")
     int maxJobs = GatewayConfig.DEFAULT_MAX_JOBS;
 
+    @Option(names = "--max-job-bytes", description = "a job's events beyond this many bytes are not held (the job"
+            + " says truncated; read it from the results topic) (default ${DEFAULT-VALUE})")
+    long maxJobBytes = EventLimits.DEFAULT.maxJobBytes();
+
+    @Option(names = "--max-held-bytes", description = "beyond this many bytes of events in all, the oldest jobs are"
+            + " forgotten (default ${DEFAULT-VALUE})")
+    long maxHeldBytes = EventLimits.DEFAULT.maxHeldBytes();
+
+    @Option(names = "--max-connections", description = "open HTTP connections beyond this are closed at once"
+            + " (default ${DEFAULT-VALUE})")
+    int maxConnections = ConnectionLimits.DEFAULT.maxConnections();
+
+    @Option(names = "--idle-timeout", description = "an HTTP connection silent both ways this long is closed"
+            + " (default ${DEFAULT-VALUE}; event streams send keep-alives)")
+    Duration idleTimeout = ConnectionLimits.DEFAULT.idleTimeout();
+
+    @Option(names = "--request-timeout", description = "a client has this long to send a whole request, headers and"
+            + " body, else its connection is closed (default ${DEFAULT-VALUE})")
+    Duration requestTimeout = ConnectionLimits.DEFAULT.requestTimeout();
+
     public GatewayConfig config() {
         String token = this.token == null || this.token.isBlank() ? null : this.token;
         return new GatewayConfig(bootstrap, host == null ? "127.0.0.1" : host, port, token, corsOrigin, maxBodyBytes,
-                maxJobs, connectTimeout, Map.of());
+                maxJobs, connectTimeout, new EventLimits(maxJobBytes, maxHeldBytes),
+                new ConnectionLimits(maxConnections, idleTimeout, requestTimeout), Map.of());
     }
 
     /** Starts the gateway, prints its address, and serves until the JVM is stopped (Ctrl-C, SIGTERM). */

@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.llmattrib.protocol.AttributionClient.KafkaUnreachableException;
+import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
 import org.llmattrib.protocol.TopicFollower;
@@ -37,9 +38,12 @@ final class GatewayVerticle extends VerticleBase {
     private final Buffer openApi = Resources.buffer("/openapi.json");
     private JobStore store;
     private TopicFollower follower;
+    /** {@code attribution.jobs}: which request owns a job id. */
+    private TopicFollower owners;
     private HttpServer server;
-    /** The results topic has been read up to the end offsets it had at start. */
+    /** The results and job topics have been read up to the end offsets they had at start. */
     private volatile boolean caughtUp;
+    private volatile boolean ownersCaughtUp;
 
     GatewayVerticle(GatewayConfig config, PrometheusMeterRegistry registry, RequestSender sender) {
         this.config = config;
@@ -50,7 +54,7 @@ final class GatewayVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         GatewayMetrics metrics = new GatewayMetrics(registry, () -> store.size(), () -> ready() ? 1 : 0);
-        store = new JobStore(config.maxJobs(), metrics);
+        store = new JobStore(config.maxJobs(), config.events(), metrics);
         JobsApi api = new JobsApi(store, sender, metrics, this::ready);
         follower = new TopicFollower(config.kafkaProperties(), Protocol.RESULTS_TOPIC, records -> {
             List<Runnable> adds = new ArrayList<>(records.size());
@@ -67,7 +71,20 @@ final class GatewayVerticle extends VerticleBase {
             context.runOnContext(v -> adds.forEach(Runnable::run));
         });
         follower.start(Instant.EPOCH).thenRun(() -> context.runOnContext(v -> caughtUp = true));
-        return vertx.createHttpServer().requestHandler(router(api, metrics)).listen(config.port(), config.host())
+        owners = new TopicFollower(config.kafkaProperties(), Protocol.JOBS_TOPIC, records -> {
+            List<JobStatus> statuses = new ArrayList<>(records.size());
+            for (ConsumerRecord<String, byte[]> r : records) {
+                try {
+                    statuses.add(Protocol.decodeJobStatus(r.value()));
+                } catch (ProtocolException e) {
+                    LOG.warn("skipping a record at {}-{}@{} that is not a job status: {}", r.topic(), r.partition(),
+                            r.offset(), e.getMessage());
+                }
+            }
+            context.runOnContext(v -> statuses.forEach(store::owner));
+        });
+        owners.start(Instant.EPOCH).thenRun(() -> context.runOnContext(v -> ownersCaughtUp = true));
+        return ConnectionGuard.listen(vertx, config.connections(), router(api, metrics), config.host(), config.port())
                 .onSuccess(s -> server = s);
     }
 
@@ -75,6 +92,7 @@ final class GatewayVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         // behind a proxy the gateway's own origin is the one the proxy says it forwarded
         router.allowForward(AllowForwardHeaders.ALL);
+        SecurityHeaders.install(router);
         new CrossSiteGuard(config.corsOrigin()).install(router);
         router.get("/health/live").handler(ctx -> ctx.response().end("ok\n"));
         router.get("/health/ready").handler(ctx -> ctx.response().setStatusCode(ready() ? 200 : 503)
@@ -111,7 +129,7 @@ final class GatewayVerticle extends VerticleBase {
         router.post("/v1/jobs").handler(api::submit);
         router.get("/v1/jobs/:id").handler(api::get);
         router.delete("/v1/jobs/:id").handler(api::cancel);
-        router.get("/v1/jobs/:id/events").handler(new EventStream(api, metrics)::handle);
+        router.get("/v1/jobs/:id/events").handler(new EventStream(api, metrics, config.connections().idleTimeout())::handle);
         router.get("/v1/examples").handler(ctx -> Responses.json(ctx, 200, examples));
 
         // the dashboard: one page, deep links to /jobs/{id} serve the same page
@@ -140,9 +158,9 @@ final class GatewayVerticle extends VerticleBase {
         }
     }
 
-    /** Caught up with the results topic and still following it: the job view is current. */
+    /** Caught up with the results and job topics and still following them: the job view is current. */
     boolean ready() {
-        return caughtUp && follower.alive();
+        return caughtUp && ownersCaughtUp && follower.alive() && owners.alive();
     }
 
     int actualPort() {
@@ -153,6 +171,7 @@ final class GatewayVerticle extends VerticleBase {
     public Future<?> stop() {
         return vertx.executeBlocking(() -> {
             follower.close();
+            owners.close();
             return null;
         });
     }

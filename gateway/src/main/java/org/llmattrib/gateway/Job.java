@@ -18,8 +18,16 @@ import org.llmattrib.protocol.AttributionEvent.IgCheck;
  * on its event loop only.
  */
 final class Job {
+    /** What {@link #add} did with an event. */
+    enum Added { ADDED, DUPLICATE, TRUNCATED }
+
     private final String id;
     private final Instant created;
+    private final long maxBytes;
+    /** The hash of the request posted through this gateway ({@code JobStatus.requestHash}), or null. */
+    private final String requestHash;
+    private long bytes;
+    private boolean truncated;
     private final TreeMap<Long, StoredEvent> events = new TreeMap<>();
     private final TreeMap<Integer, AttributionEvent.Token> tokens = new TreeMap<>();
     private final List<Consumer<StoredEvent>> followers = new ArrayList<>();
@@ -27,9 +35,15 @@ final class Job {
     private AttributionEvent.Completed completed;
     private AttributionEvent.Failed failed;
 
-    Job(String id, Instant created) {
+    Job(String id, Instant created, long maxBytes, String requestHash) {
         this.id = id;
         this.created = created;
+        this.maxBytes = maxBytes;
+        this.requestHash = requestHash;
+    }
+
+    String requestHash() {
+        return requestHash;
     }
 
     String id() {
@@ -40,11 +54,20 @@ final class Job {
         return created;
     }
 
-    /** Adds an event unless its seq is known (a rerun after a worker crash repeats them); tells followers. */
-    boolean add(StoredEvent stored) {
-        if (events.putIfAbsent(stored.seq(), stored) != null) {
-            return false;
+    /**
+     * Adds an event unless its seq is known (a rerun after a worker crash repeats them) or it would take
+     * the job's events beyond {@code maxBytes} (but a terminal event: the job ends); tells followers.
+     */
+    Added add(StoredEvent stored) {
+        if (events.containsKey(stored.seq())) {
+            return Added.DUPLICATE;
         }
+        if (!stored.terminal() && bytes + stored.size() > maxBytes) {
+            truncated = true;
+            return Added.TRUNCATED;
+        }
+        events.put(stored.seq(), stored);
+        bytes += stored.size();
         AttributionEvent event = stored.event();
         if (event instanceof AttributionEvent.Accepted a) {
             accepted = a;
@@ -56,7 +79,12 @@ final class Job {
             failed = f;
         }
         List.copyOf(followers).forEach(f -> f.accept(stored));
-        return true;
+        return Added.ADDED;
+    }
+
+    /** The bytes of the events held. */
+    long bytes() {
+        return bytes;
     }
 
     boolean hasEvents() {
@@ -115,6 +143,6 @@ final class Job {
                 layers.isEmpty() ? null : layers, ig.isEmpty() ? null : ig,
                 completed == null ? null : completed.seqAttr(), completed == null ? null : completed.layersSeqAttr(),
                 completed == null ? null : completed.timings(), completed == null ? null : completed.work(), error,
-                events.size());
+                events.size(), truncated ? Boolean.TRUE : null);
     }
 }

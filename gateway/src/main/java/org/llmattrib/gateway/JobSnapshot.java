@@ -15,11 +15,13 @@ import org.llmattrib.protocol.AttributionEvent.IgCheck;
  * @param layers gradient methods: per layer, one row per target token
  * @param ig integrated gradients and gradient SHAP: per target token, the completeness check per layer
  * @param seqAttr Captum's {@code seq_attr}, once completed
- * @param events the number of distinct events received
+ * @param events the number of distinct events held
+ * @param truncated true when events beyond the gateway's {@code --max-job-bytes} were dropped (the
+ *     token rows above lack them): read the job's events from {@code attribution.results}
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobSnapshot(String jobId, JobStatus status, String worker, String model, String method,
         List<String> features, List<String> targetTokens, List<String> outputTokens, List<List<Double>> tokenAttr,
         List<Double> logProbs, Map<String, List<List<Double>>> layers, List<Map<String, IgCheck>> ig,
         List<Double> seqAttr, Map<String, List<Double>> layersSeqAttr, Map<String, Double> timings,
-        Map<String, Number> work, ApiError error, int events) {}
+        Map<String, Number> work, ApiError error, int events, Boolean truncated) {}

@@ -19,6 +19,11 @@ public enum JobStatus {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    /** Failed or cancelled: the job id may be used again (protocol/README.md, "Job identity"). */
+    public boolean reusable() {
+        return this == FAILED || this == CANCELLED;
+    }
+
     public boolean terminal() {
         return this == COMPLETED || this == FAILED || this == CANCELLED;
     }

@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.util.function.BooleanSupplier;
 import org.llmattrib.protocol.AttributionRequest;
 import org.llmattrib.protocol.Control;
+import org.llmattrib.protocol.ErrorCode;
+import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 import org.llmattrib.protocol.ProtocolException;
 
@@ -45,7 +47,9 @@ final class JobsApi {
 
     /**
      * {@code POST /v1/jobs}: validates the request with the worker's schema, then produces it keyed by
-     * job id; a job id the gateway knows already is not produced again.
+     * job id, as protocol/README.md's "Job identity" says: under a queued, running or completed job id
+     * the same request (same {@code request_hash}) is that job and is not produced again, another is
+     * refused (409 {@code duplicate_job_id}); a failed or cancelled job id is used again.
      */
     void submit(RoutingContext ctx) {
         byte[] json = withJobId(ctx.body().buffer());
@@ -62,11 +66,19 @@ final class JobsApi {
             return;
         }
         String jobId = request.jobId();
-        if (store.get(jobId) != null) {
-            Responses.json(ctx, 202, JobLinks.of(jobId));
+        String hash = JobStatus.requestHash(request);
+        Job known = store.get(jobId);
+        if (known != null && !known.status().reusable()) {
+            if (hash.equals(store.ownerHash(known))) {
+                Responses.json(ctx, 202, JobLinks.of(jobId)); // the same request again: that job
+            } else {
+                Responses.error(ctx, 409, ErrorCode.DUPLICATE_JOB_ID.wire(), "job id '" + jobId + "' is " + known.status()
+                        .json() + " with " + (store.ownerHash(known) == null ? "a request this gateway has not seen"
+                        : "another request") + "; use a new job id", "job_id");
+            }
             return;
         }
-        Job job = store.submitted(jobId);
+        Job job = store.submitted(jobId, hash);
         sender.send(ctx.vertx().getOrCreateContext(), Protocol.REQUESTS_TOPIC, jobId, json).onSuccess(m -> {
             metrics.submitted();
             Responses.json(ctx, 202, JobLinks.of(jobId));

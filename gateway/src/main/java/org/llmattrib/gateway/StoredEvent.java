@@ -11,6 +11,11 @@ record StoredEvent(AttributionEvent event, String json) {
         return new StoredEvent(Protocol.decodeEvent(value), new String(value, StandardCharsets.UTF_8));
     }
 
+    /** What it costs to hold: its JSON's length (bytes, but for non-ASCII text). */
+    long size() {
+        return json.length();
+    }
+
     long seq() {
         return event.seq();
     }

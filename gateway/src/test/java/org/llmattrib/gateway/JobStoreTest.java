@@ -17,7 +17,7 @@ class JobStoreTest {
     record Arrival(String jobId, Instant time, StoredEvent event) {}
 
     static JobStore store(int maxJobs) {
-        return new JobStore(maxJobs, new GatewayMetrics(new SimpleMeterRegistry(), () -> 0, () -> 0));
+        return new JobStore(maxJobs, EventLimits.DEFAULT, new GatewayMetrics(new SimpleMeterRegistry(), () -> 0, () -> 0));
     }
 
     static StoredEvent event(AttributionEvent e) {

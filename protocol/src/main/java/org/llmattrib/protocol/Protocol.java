@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -54,12 +55,15 @@ public final class Protocol {
     static final int MAX_NESTING_DEPTH = 64;
 
     /**
-     * The shared mapper: snake_case JSON, unknown properties rejected, integers read into untyped
-     * ({@code Number}) places as {@code Long}. Do not reconfigure it.
+     * The shared mapper: snake_case JSON, unknown properties rejected, a key twice in one object or
+     * anything after the value refused (a reader would otherwise see another message than the one
+     * validated), integers read into untyped ({@code Number}) places as {@code Long}. Do not reconfigure it.
      */
     public static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
                     .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build())
+                    .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
                     .build())
+            .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true)
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true)
             .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)

@@ -159,6 +159,24 @@ class ProtocolTest {
     }
 
     @Test
+    void aKeyTwiceOrAnythingAfterTheObjectIsRefused() {
+        String request = "{\"schema\":\"attribution-request/v1\",\"job_id\":\"strict\",\"input\":{\"type\":"
+                + "\"tokens\",\"text\":\"x\"},\"target\":\" golf\",\"method\":{\"name\":\"feature_ablation\"}}";
+        assertThat(Protocol.decodeRequest(request.getBytes()).jobId()).isEqualTo("strict");
+        assertThat(Protocol.decodeRequest((request + " \n").getBytes()).jobId()).isEqualTo("strict");
+        assertThatThrownBy(() -> Protocol.decodeRequest((request + " {\"job_id\":\"x\"} garbage").getBytes()))
+                .isInstanceOf(ProtocolException.class).hasMessageContaining("Trailing token")
+                .extracting(e -> ((ProtocolException) e).code()).isEqualTo(ErrorCode.MALFORMED_JSON);
+        assertThatThrownBy(() -> Protocol.decodeRequest(request.replace("\"target\"", "\"job_id\":\"other\","
+                + "\"target\"").getBytes())).isInstanceOf(ProtocolException.class)
+                .hasMessageContaining("Duplicate field 'job_id'")
+                .extracting(e -> ((ProtocolException) e).code()).isEqualTo(ErrorCode.MALFORMED_JSON);
+        assertThatThrownBy(() -> Protocol.decodeRequest(request.replace("\"feature_ablation\"}",
+                "\"feature_ablation\",\"name\":\"lime\"}").getBytes())).isInstanceOf(ProtocolException.class)
+                .hasMessageContaining("Duplicate field 'name'");
+    }
+
+    @Test
     void attrTargetIsAStringOrAContrastObject() {
         String base = "{\"schema\":\"attribution-request/v1\",\"job_id\":\"c\",\"input\":{\"type\":\"tokens\","
                 + "\"text\":\"x\"},\"target\":\" golf\",\"method\":{\"name\":\"feature_ablation\"},\"attr_target\":";

@@ -17,6 +17,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.llmattrib.protocol.AttributionEvent;
+import org.llmattrib.protocol.JobStatus;
 import org.llmattrib.protocol.Protocol;
 
 /**
@@ -63,6 +64,12 @@ final class FakeWorker implements AutoCloseable {
         for (AttributionEvent e : events) {
             producer.send(new ProducerRecord<>(Protocol.RESULTS_TOPIC, null, timestamp, e.jobId(), Protocol.encode(e)));
         }
+        producer.flush();
+    }
+
+    /** A worker's record of who owns a job id, on {@code attribution.jobs}. */
+    void publishOwner(JobStatus status) {
+        producer.send(new ProducerRecord<>(Protocol.JOBS_TOPIC, status.jobId(), Protocol.encode(status)));
         producer.flush();
     }
 

@@ -111,7 +111,15 @@ class GatewayApiTest {
         assertError(send(gateway, "POST", "/v1/jobs", valid.replace("attribution-request/v1", "attribution-request/v9")),
                 400, "unsupported_schema", "schema");
         assertError(send(gateway, "POST", "/v1/jobs", "{\"schema\": "), 400, "malformed_json", null);
-        assertThat(requestKeys()).doesNotContain("bad-request");
+        // what another JSON reader could take for a different request
+        HttpResponse<String> trailing = send(gateway, "POST", "/v1/jobs", valid + " {\"job_id\":\"x\"} garbage");
+        assertError(trailing, 400, "malformed_json", null);
+        assertThat(json(trailing).get("message").asText()).contains("Trailing token");
+        HttpResponse<String> twice = send(gateway, "POST", "/v1/jobs", valid.replace("\"method\"",
+                "\"job_id\":\"bad-request-2\",\"method\""));
+        assertError(twice, 400, "malformed_json", null);
+        assertThat(json(twice).get("message").asText()).contains("Duplicate field 'job_id'");
+        assertThat(requestKeys()).doesNotContain("bad-request", "bad-request-2", "x");
         assertError(send(gateway, "GET", "/v1/jobs/bad-request", null), 404, "not_found", null);
     }
 
@@ -146,6 +154,50 @@ class GatewayApiTest {
         String id = json(generated).get("job_id").asText();
         assertThat(id).startsWith("job-");
         assertThat(requestKeys()).contains(id);
+    }
+
+    @Test
+    void aJobIdIsTheJobTheSameRequestIsThatJobAnotherIsRefusedAFailedIdIsUsedAgain() throws Exception {
+        String request = example("reused");
+        assertThat(send(gateway, "POST", "/v1/jobs", request).statusCode()).isEqualTo(202);
+        // the same request formatted otherwise: that job, nothing produced
+        String reformatted = Protocol.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(Protocol.JSON.readTree(request));
+        assertThat(send(gateway, "POST", "/v1/jobs", reformatted).statusCode()).isEqualTo(202);
+        String other = request.replace("\"num_trials\": 3", "\"num_trials\": 2").replace("\"num_trials\":3",
+                "\"num_trials\":2");
+        assertThat(other).isNotEqualTo(request);
+        assertError(send(gateway, "POST", "/v1/jobs", other), 409, "duplicate_job_id", "job_id");
+        assertThat(requestKeys()).containsOnlyOnce("reused");
+
+        // known from the topics only (posted elsewhere): the workers' record says which request owns it
+        String elsewhere = example("posted-elsewhere");
+        results.publishOwner(org.llmattrib.protocol.JobStatus.of("posted-elsewhere", org.llmattrib.protocol.JobStatus
+                .requestHash(Protocol.decodeRequest(elsewhere.getBytes())), "attribution.requests/0@0", "w",
+                org.llmattrib.protocol.JobStatus.State.COMPLETED));
+        results.publish(FakeWorker.accepted("posted-elsewhere"), FakeWorker.token("posted-elsewhere", 0),
+                FakeWorker.token("posted-elsewhere", 1), FakeWorker.completed("posted-elsewhere"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> send(gateway, "GET", "/v1/jobs/posted-elsewhere", null)
+                .statusCode() == 200);
+        assertThat(send(gateway, "POST", "/v1/jobs", elsewhere).statusCode()).isEqualTo(202);
+        assertError(send(gateway, "POST", "/v1/jobs", elsewhere.replace("\"Dave\"", "\"Eve\"")), 409,
+                "duplicate_job_id", "job_id");
+        assertThat(requestKeys()).doesNotContain("posted-elsewhere");
+
+        // failed: posted again, it runs again and the gateway shows the new run, restarted or not
+        results.publish(new AttributionEvent.Failed(AttributionEvent.SCHEMA, "failed-once", 0, "cancelled",
+                "cancelled by request", null));
+        await().atMost(Duration.ofSeconds(10)).until(() -> send(gateway, "GET", "/v1/jobs/failed-once", null)
+                .statusCode() == 200);
+        assertThat(send(gateway, "POST", "/v1/jobs", example("failed-once")).statusCode()).isEqualTo(202);
+        assertThat(requestKeys()).containsOnlyOnce("failed-once");
+        assertThat(json(send(gateway, "GET", "/v1/jobs/failed-once", null)).get("status").asText()).isEqualTo("queued");
+        results.publish(FakeWorker.accepted("failed-once"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> json(send(gateway, "GET", "/v1/jobs/failed-once", null))
+                .get("status").asText().equals("running"));
+        try (Gateway restarted = startGateway(GatewayConfig.local(kafka.bootstrapServers()))) {
+            assertThat(json(send(restarted, "GET", "/v1/jobs/failed-once", null)).get("status").asText())
+                    .isEqualTo("running");
+        }
     }
 
     @Test
@@ -398,13 +450,36 @@ class GatewayApiTest {
     }
 
     @Test
+    void everyResponseForbidsFramingSniffingAndScriptFromAnywhereButTheGateway() throws Exception {
+        List<HttpResponse<String>> responses = List.of(send(gateway, "GET", "/", null),
+                send(gateway, "GET", "/jobs/some-job", null), send(gateway, "GET", "/dashboard.js", null),
+                send(gateway, "GET", "/v1/jobs", null), send(gateway, "GET", "/v1/jobs/nobody", null),
+                send(gateway, "POST", "/v1/jobs", "{"), send(gateway, "GET", "/health/ready", null),
+                send(gateway, "GET", "/no-such-file", null));
+        for (HttpResponse<String> r : responses) {
+            String what = r.request().method() + " " + r.uri().getPath() + " " + r.statusCode();
+            String csp = r.headers().firstValue("content-security-policy").orElse("");
+            assertThat(csp).as(what).contains("default-src 'none'", "script-src 'self'", "style-src 'self'",
+                    "frame-ancestors 'none'").doesNotContain("unsafe-inline", "unsafe-eval");
+            assertThat(r.headers().firstValue("x-frame-options")).as(what).hasValue("DENY");
+            assertThat(r.headers().firstValue("x-content-type-options")).as(what).hasValue("nosniff");
+        }
+        // the page needs no inline script or style: its own files only
+        String page = responses.get(0).body();
+        assertThat(page).contains("<script src=\"/dashboard.js\"></script>", "href=\"/dashboard.css\"")
+                .doesNotContain("<style", "style=", "<script>");
+        assertThat(send(gateway, "GET", "/dashboard.css", null).headers().firstValue("content-type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/css"));
+    }
+
+    @Test
     void openApiDescribesTheApi() throws Exception {
         JsonNode doc = json(send(gateway, "GET", "/openapi.json", null));
         assertThat(doc.get("openapi").asText()).isEqualTo("3.1.0");
         assertThat(doc.get("paths").fieldNames()).toIterable().contains("/v1/jobs", "/v1/jobs/{id}",
                 "/v1/jobs/{id}/events", "/health/ready", "/metrics");
         assertThat(doc.at("/paths/~1v1~1jobs/post/responses").fieldNames()).toIterable()
-                .contains("202", "400", "403", "413", "415", "503");
+                .contains("202", "400", "403", "409", "413", "415", "503");
         assertThat(doc.at("/paths/~1v1~1jobs~1{id}/delete/responses").fieldNames()).toIterable().contains("403");
         assertThat(send(gateway, "GET", "/health/live", null).statusCode()).isEqualTo(200);
     }
