@@ -184,8 +184,7 @@ public final class LlamaModel implements AutoCloseable {
      * that lists the valid ones.
      */
     public List<String> resolveTaps(String pattern) {
-        Pattern re = Pattern.compile(Pattern.quote(pattern).replace("*", "\\E[^.]*\\Q"));
-        List<String> matched = tapNames.stream().filter(n -> re.matcher(n).matches()).toList();
+        List<String> matched = tapNames.stream().filter(n -> globMatches(pattern, n)).toList();
         if (matched.isEmpty()) {
             throw new IllegalArgumentException("unknown layer '" + pattern + "'; valid layers are "
                     + EMBED + ", model.layers.N for N in 0.." + (config.numLayers() - 1)
@@ -195,6 +194,47 @@ public final class LlamaModel implements AutoCloseable {
                     + ", " + FINAL_NORM + " (globs like model.layers.*.mlp select many)");
         }
         return matched;
+    }
+
+    /**
+     * Whether {@code name} matches {@code glob} component by component ({@code *} within one):
+     * a wildcard match that backs up to the last star only, so its time stays within
+     * glob length x name length whatever the glob (a regex of a long glob took seconds to compile).
+     */
+    static boolean globMatches(String glob, String name) {
+        String[] g = glob.split("\\.", -1);
+        String[] n = name.split("\\.", -1);
+        if (g.length != n.length) {
+            return false;
+        }
+        for (int c = 0; c < g.length; c++) {
+            if (!wildcard(g[c], n[c])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean wildcard(String p, String s) {
+        int i = 0, j = 0, star = -1, mark = 0;
+        while (j < s.length()) {
+            if (i < p.length() && p.charAt(i) == s.charAt(j)) {
+                i++;
+                j++;
+            } else if (i < p.length() && p.charAt(i) == '*') {
+                star = i++;
+                mark = j;
+            } else if (star >= 0) {
+                i = star + 1;
+                j = ++mark;
+            } else {
+                return false;
+            }
+        }
+        while (i < p.length() && p.charAt(i) == '*') {
+            i++;
+        }
+        return i == p.length();
     }
 
     /**

@@ -194,4 +194,24 @@ class ForwardPropertiesTest {
                 .hasMessageContaining("model.embed_tokens")
                 .hasMessageContaining(".self_attn.q_proj");
     }
+
+    /** A star matches within one dotted component; any glob takes time linear-ish in its length. */
+    @Test
+    void globsMatchWithinAComponentAndLongOnesCostLittle() {
+        assertThat(LlamaModel.globMatches("model.layers.*.mlp", "model.layers.12.mlp")).isTrue();
+        assertThat(LlamaModel.globMatches("model.layers.*", "model.layers.12.mlp")).isFalse();
+        assertThat(LlamaModel.globMatches("model.*.*.self_attn.*_proj", "model.layers.3.self_attn.q_proj")).isTrue();
+        assertThat(LlamaModel.globMatches("model.layers.1*", "model.layers.12")).isTrue();
+        assertThat(LlamaModel.globMatches("model.layers.1*", "model.layers.21")).isFalse();
+        assertThat(LlamaModel.globMatches("m*l.l*s.*2.**", "model.layers.12.mlp")).isTrue();
+        assertThat(LlamaModel.globMatches("*", "model")).isTrue();
+        assertThat(LlamaModel.globMatches("model.layers.0.mlp", "model.layers.0.mlpx")).isFalse();
+        LlamaModel model = TestModels.goldenModel("tiny-llama-sharded", DataType.FLOAT32).model();
+        long start = System.nanoTime();
+        for (String glob : List.of("q".repeat(200_000), "*a".repeat(100_000) + "b", "model.layers." + "*".repeat(200_000) + "x")) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.resolveTaps(glob))
+                    .hasMessageContaining("unknown layer");
+        }
+        assertThat((System.nanoTime() - start) / 1e9).as("seconds for three 200,000-character globs").isLessThan(2.0);
+    }
 }
