@@ -39,10 +39,24 @@ public final class ChatTemplate {
      */
     public record Rendered(String text, int[][] contentSpans) {}
 
-    /** Mark where a message's content starts (with its index) and ends (private-use characters). */
-    private static final String OPEN = "\uE000";
-    private static final String CLOSE = "\uE001";
-    private static final String END = "\uE002";
+    /**
+     * Where a message's content starts (with its index) and ends in the marked rendering: three
+     * private-use characters that no message, role or date of the conversation contains.
+     */
+    private record Markers(String open, String close, String end) {
+        static Markers absentFrom(List<Message> messages, String dateString) {
+            StringBuilder all = new StringBuilder(dateString == null ? "" : dateString);
+            messages.forEach(m -> all.append(m.role()).append(m.content()));
+            for (char c = '\uE000'; c + 2 <= '\uF8FF'; c += 3) {
+                String open = String.valueOf(c), close = String.valueOf((char) (c + 1)), end = String.valueOf((char) (c + 2));
+                if (all.indexOf(open) < 0 && all.indexOf(close) < 0 && all.indexOf(end) < 0) {
+                    return new Markers(open, close, end);
+                }
+            }
+            throw new IllegalArgumentException("the conversation uses every private-use character; its contents"
+                    + " cannot be located as features");
+        }
+    }
 
     private final String template;
     private final String bosToken;
@@ -102,9 +116,10 @@ public final class ChatTemplate {
      */
     public Rendered render(List<Message> messages, boolean addGenerationPrompt, String dateString) {
         String text = renderText(messages, addGenerationPrompt, dateString, i -> messages.get(i).content());
+        Markers m = Markers.absentFrom(messages, dateString);
         String marked = renderText(messages, addGenerationPrompt, dateString,
-                i -> OPEN + i + CLOSE + messages.get(i).content() + END);
-        return new Rendered(text, contentSpans(text, marked, messages.size()));
+                i -> m.open() + i + m.close() + messages.get(i).content() + m.end());
+        return new Rendered(text, contentSpans(text, marked, messages.size(), m));
     }
 
     private String renderText(List<Message> messages, boolean addGenerationPrompt, String dateString,
@@ -151,15 +166,15 @@ public final class ChatTemplate {
      * scaffolding; the same scaffolding delimits the contents in the real rendering, whatever the
      * template does to them (trim, for instance).
      */
-    private static int[][] contentSpans(String text, String marked, int count) {
+    private static int[][] contentSpans(String text, String marked, int count, Markers m) {
         List<String> scaffolding = new ArrayList<>();
         List<Integer> order = new ArrayList<>();
         int from = 0;
-        for (int open = marked.indexOf(OPEN); open >= 0; open = marked.indexOf(OPEN, from)) {
-            int close = marked.indexOf(CLOSE, open);
+        for (int open = marked.indexOf(m.open()); open >= 0; open = marked.indexOf(m.open(), from)) {
+            int close = marked.indexOf(m.close(), open);
             scaffolding.add(marked.substring(from, open));
             order.add(Integer.parseInt(marked.substring(open + 1, close)));
-            from = marked.indexOf(END, close) + 1;
+            from = marked.indexOf(m.end(), close) + 1;
         }
         String tail = marked.substring(from);
         scaffolding.add(tail);

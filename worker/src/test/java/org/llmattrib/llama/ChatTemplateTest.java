@@ -89,6 +89,12 @@ public class ChatTemplateTest {
             assertThat(r.text().substring(r.contentSpans()[0][0], r.contentSpans()[0][1])).isEqualTo(text.strip());
             assertThat(r.text()).contains("Today Date: " + text + "\n").doesNotContain("Manifest-Version");
         }
+        // the characters the worker marks contents with internally are text too
+        String privateUse = "A\uE002B\uE0005\uE001C";
+        ChatTemplate.Rendered r = llama32().render(List.of(new ChatTemplate.Message("user", privateUse),
+                new ChatTemplate.Message("assistant", "\uE003\uE004\uE005")), true, "26 Jul 2024");
+        assertThat(r.text().substring(r.contentSpans()[0][0], r.contentSpans()[0][1])).isEqualTo(privateUse);
+        assertThat(r.text().substring(r.contentSpans()[1][0], r.contentSpans()[1][1])).isEqualTo("\uE003\uE004\uE005");
         ChatTemplate echo = new ChatTemplate("{{ messages[0]['role'] }}|{{ messages[0]['content'] }}", "", "");
         assertThat(echo.render(List.of(new ChatTemplate.Message("{{ 6*7 }}", "{{ 7*7 }}")), false, null).text())
                 .isEqualTo("{{ 6*7 }}|{{ 7*7 }}");
