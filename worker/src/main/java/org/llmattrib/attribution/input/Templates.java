@@ -6,9 +6,13 @@ import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Python-style format templates: {@code {}} slots filled in order, or {@code {name}} slots by name. */
+/**
+ * Python-style format templates: {@code {}} slots filled in order, or {@code {name}} slots by name;
+ * {@code {{} and {@code }}} are a literal brace, as in Python's {@code str.format}.
+ */
 public final class Templates {
-    private static final Pattern SLOT = Pattern.compile("\\{([A-Za-z_][A-Za-z0-9_]*)?}");
+    /** A slot (group 1 its name, null for {}), or an escaped brace (group 2). */
+    private static final Pattern SLOT = Pattern.compile("\\{([A-Za-z_][A-Za-z0-9_]*)?}|(\\{\\{|}})");
 
     private Templates() {}
 
@@ -17,7 +21,9 @@ public final class Templates {
         List<String> names = new ArrayList<>();
         Matcher m = SLOT.matcher(template);
         while (m.find()) {
-            names.add(m.group(1) == null ? "" : m.group(1));
+            if (m.group(2) == null) {
+                names.add(m.group(1) == null ? "" : m.group(1));
+            }
         }
         return names;
     }
@@ -33,7 +39,8 @@ public final class Templates {
             int next = 0;
             while (m.find()) {
                 String name = m.group(1);
-                String v = name == null ? values.get(next++) : values.get(valueNames.indexOf(name));
+                String v = m.group(2) != null ? m.group(2).substring(1)
+                        : name == null ? values.get(next++) : values.get(valueNames.indexOf(name));
                 m.appendReplacement(out, Matcher.quoteReplacement(v));
             }
             m.appendTail(out);
