@@ -7,7 +7,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -19,19 +19,33 @@ import java.util.concurrent.TimeUnit;
  * limited: its request has arrived. Runs on the server's event loop (one verticle instance).
  */
 public final class ConnectionGuard {
+    /** What a full server does with a new connection. */
+    public enum WhenFull {
+        /** Close it: who holds a connection keeps it (an API whose streams are long-lived). */
+        REFUSE_NEWEST,
+        /**
+         * Close the oldest connection to take it: a newcomer is always served, so clients that hold
+         * connections cannot lock out a probe (a health port, whose requests take milliseconds).
+         */
+        CLOSE_OLDEST
+    }
+
     private final Vertx vertx;
     private final ConnectionLimits limits;
-    /** Open connections, each with its request-deadline timer (or -1 while a request is being answered). */
-    private final Map<HttpConnection, Long> open = new HashMap<>();
+    private final WhenFull whenFull;
+    /** Open connections, oldest first, each with its request-deadline timer (or -1 while a request is being answered). */
+    private final Map<HttpConnection, Long> open = new LinkedHashMap<>();
 
-    private ConnectionGuard(Vertx vertx, ConnectionLimits limits) {
+    private ConnectionGuard(Vertx vertx, ConnectionLimits limits, WhenFull whenFull) {
         this.vertx = vertx;
         this.limits = limits;
+        this.whenFull = whenFull;
     }
 
     /** A server for {@code router}, guarded by {@code limits}, listening on {@code host:port}. */
-    public static Future<HttpServer> listen(Vertx vertx, ConnectionLimits limits, Router router, String host, int port) {
-        ConnectionGuard guard = new ConnectionGuard(vertx, limits);
+    public static Future<HttpServer> listen(Vertx vertx, ConnectionLimits limits, WhenFull whenFull, Router router,
+            String host, int port) {
+        ConnectionGuard guard = new ConnectionGuard(vertx, limits, whenFull);
         router.route().order(Integer.MIN_VALUE).handler(guard::requestArrived);
         // HTTP/1.1 only: without h2c detection a connection is handed over as soon as it is accepted (not after
         // its first bytes), and it carries one request at a time, which the deadline assumes
@@ -43,8 +57,13 @@ public final class ConnectionGuard {
 
     private void connected(HttpConnection connection) {
         if (open.size() >= limits.maxConnections()) {
-            connection.close();
-            return;
+            if (whenFull == WhenFull.REFUSE_NEWEST) {
+                connection.close();
+                return;
+            }
+            HttpConnection oldest = open.keySet().iterator().next();
+            disarm(open.remove(oldest));
+            oldest.close();
         }
         open.put(connection, -1L);
         connection.closeHandler(v -> disarm(open.remove(connection)));

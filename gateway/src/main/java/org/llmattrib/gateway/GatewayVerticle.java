@@ -84,7 +84,8 @@ final class GatewayVerticle extends VerticleBase {
             context.runOnContext(v -> statuses.forEach(store::owner));
         });
         owners.start(Instant.EPOCH).thenRun(() -> context.runOnContext(v -> ownersCaughtUp = true));
-        return ConnectionGuard.listen(vertx, config.connections(), router(api, metrics), config.host(), config.port())
+        return ConnectionGuard.listen(vertx, config.connections(), ConnectionGuard.WhenFull.REFUSE_NEWEST,
+                        router(api, metrics), config.host(), config.port())
                 .onSuccess(s -> server = s);
     }
 

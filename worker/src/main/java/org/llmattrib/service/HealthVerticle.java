@@ -13,7 +13,8 @@ import org.llmattrib.gateway.ConnectionLimits;
  * Prometheus metrics and liveness/readiness on one HTTP port; nothing here blocks the event loop.
  * Live: the worker's Kafka loops are running (503 once one has died: restart the worker). Ready:
  * live, model loaded, and a member of the consumer group taking jobs. A scraper and a probe or two
- * are its clients: it holds at most {@link #LIMITS} connections, idle or slow ones for a short time.
+ * are its clients: it holds at most {@link #LIMITS} connections, idle or slow ones for a short time,
+ * and a new connection closes the oldest, so that clients holding connections cannot starve a probe.
  */
 public final class HealthVerticle extends VerticleBase {
     static final ConnectionLimits LIMITS = ConnectionLimits.DEFAULT.withMaxConnections(32);
@@ -48,7 +49,7 @@ public final class HealthVerticle extends VerticleBase {
         router.get("/metrics").handler(ctx -> ctx.response()
                 .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8")
                 .end(registry.scrape()));
-        return ConnectionGuard.listen(vertx, LIMITS, router, host, port).onSuccess(s -> server = s);
+        return ConnectionGuard.listen(vertx, LIMITS, ConnectionGuard.WhenFull.CLOSE_OLDEST, router, host, port).onSuccess(s -> server = s);
     }
 
     /** The port actually bound (useful when started on port 0). */
