@@ -8,7 +8,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -139,15 +138,8 @@ public class ConnectionLimitsTest {
             results.publish(FakeWorker.accepted(job));
             await().atMost(Duration.ofSeconds(10)).until(() -> GatewayApiTest.send(g, "GET", "/v1/jobs/" + job, null)
                     .statusCode() == 200);
-            GatewayClient client = new GatewayClient(URI.create(g.url()), null);
             List<Sse> streamed = new CopyOnWriteArrayList<>();
-            CompletableFuture<Integer> done = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return client.events(job, -1, streamed::add);
-                } catch (IOException | InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Integer> done = GatewayApiTest.streamInBackground(g, job, streamed);
             Thread.sleep(4000);
             assertThat(done).as("still streaming").isNotDone();
             results.publish(FakeWorker.token(job, 0), FakeWorker.token(job, 1), FakeWorker.completed(job));

@@ -206,15 +206,8 @@ class GatewayApiTest {
         results.publish(FakeWorker.accepted(job), FakeWorker.token(job, 0));
         await().atMost(Duration.ofSeconds(10)).until(() -> send(gateway, "GET", "/v1/jobs/" + job, null)
                 .statusCode() == 200);
-        GatewayClient client = new GatewayClient(URI.create(gateway.url()), null);
         List<Sse> streamed = new CopyOnWriteArrayList<>();
-        CompletableFuture<Integer> done = CompletableFuture.supplyAsync(() -> {
-            try {
-                return client.events(job, -1, streamed::add);
-            } catch (IOException | InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Integer> done = streamInBackground(gateway, job, streamed);
         await().atMost(Duration.ofSeconds(10)).until(() -> streamed.size() == 2);
         assertThat(done).isNotDone();
         // a rerun after a worker crash repeats seq 0 and 1: each seq is streamed once
@@ -228,7 +221,7 @@ class GatewayApiTest {
                 Protocol.toJson(FakeWorker.completed(job)));
 
         List<Sse> resumed = new ArrayList<>();
-        assertThat(client.events(job, 1, resumed::add)).isEqualTo(200);
+        assertThat(new GatewayClient(URI.create(gateway.url()), null).events(job, 1, resumed::add)).isEqualTo(200);
         assertThat(resumed).extracting(Sse::id).containsExactly("2", "3");
         HttpResponse<String> byQuery = send(gateway, "GET", "/v1/jobs/" + job + "/events?last_event_id=2", null);
         assertThat(byQuery.headers().firstValue("content-type")).hasValueSatisfying(v -> v.startsWith("text/event-stream"));
@@ -502,5 +495,17 @@ class GatewayApiTest {
         } else {
             assertThat(body.get("field").asText()).isEqualTo(field);
         }
+    }
+
+    /** Follows a job's events from the start on another thread, into {@code into}; completes with the HTTP status. */
+    static CompletableFuture<Integer> streamInBackground(Gateway g, String job, List<Sse> into) {
+        GatewayClient client = new GatewayClient(URI.create(g.url()), null);
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return client.events(job, -1, into::add);
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 }
